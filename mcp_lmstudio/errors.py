@@ -1,0 +1,64 @@
+"""Errors raised by mcp-lmstudio.
+
+Every error derives from :class:`McpLmStudioError` and, where it fits, from the builtin a caller
+would naturally catch::
+
+    McpLmStudioError
+    ├── InvalidInputError (ValueError)       bad prompt, message, image, schema or setting
+    ├── ModelNotFoundError (LookupError)     an unknown model key; lists the keys that exist
+    ├── NoModelLoadedError (LookupError)     no model given and none loaded
+    ├── LMStudioUnavailableError (ConnectionError)   LM Studio not reachable, or the link dropped
+    ├── GenerationTimeoutError (TimeoutError)        the per-call time limit expired
+    ├── GenerationFailedError (RuntimeError)         LM Studio reported an error for a prediction
+    └── StructuredOutputError (ValueError)           output that is not valid JSON for the schema
+
+Messages say what went wrong, the offending value, and what to do next: they are read by people and
+by the model that called a tool.
+"""
+
+from __future__ import annotations
+
+
+class McpLmStudioError(Exception):
+    """Base class of every error raised by mcp-lmstudio."""
+
+
+class InvalidInputError(McpLmStudioError, ValueError):
+    """A prompt, message, image, schema or sampling setting is malformed."""
+
+
+class ModelNotFoundError(McpLmStudioError, LookupError):
+    """The requested model key is neither loaded nor downloaded in LM Studio."""
+
+    def __init__(self, model: str, available: list[str]) -> None:
+        self.model = model
+        self.available = available
+        listing = ", ".join(repr(key) for key in available) if available else "none"
+        super().__init__(
+            f"Model {model!r} is not available in LM Studio. Available model keys: {listing}. "
+            "Pass one of these as `model`, or omit `model` to use the loaded model."
+        )
+
+
+class NoModelLoadedError(McpLmStudioError, LookupError):
+    """No model was named and LM Studio has none loaded."""
+
+
+class LMStudioUnavailableError(McpLmStudioError, ConnectionError):
+    """LM Studio cannot be reached, or the connection to it was lost."""
+
+
+class GenerationTimeoutError(McpLmStudioError, TimeoutError):
+    """A generation ran past its time limit and was cancelled in LM Studio."""
+
+
+class GenerationFailedError(McpLmStudioError, RuntimeError):
+    """LM Studio reported an error while generating."""
+
+
+class StructuredOutputError(McpLmStudioError, ValueError):
+    """The model's output is not valid JSON for the requested schema."""
+
+    def __init__(self, message: str, raw_text: str) -> None:
+        self.raw_text = raw_text
+        super().__init__(message)

@@ -1,0 +1,684 @@
+"""`LMStudio` and `AsyncLMStudio`: the model layer over the lmstudio SDK, and `from_lmstudio`.
+
+This is the only module that calls the SDK for predictions. On top of what outlines' wrappers do, it:
+
+* checks sampling settings against LM Studio's real config keys (a wrong key is an error);
+* keeps reasoning apart from the answer (`GenerationResult.reasoning`; streams yield answer text only);
+* cancels the prediction in LM Studio whenever a stream is left early (break, exception, task
+  cancellation, time limit): cancelling the asyncio task alone would leave LM Studio generating;
+* refuses an unknown model key (listing the keys that exist) before LM Studio could start a JIT load;
+* resolves each model once and reuses the handle until LM Studio reports it unloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
+
+import anyio
+import httpx
+import lmstudio
+from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResult
+
+from .adapter import LMStudioTypeAdapter
+from .config import check_prediction_config
+from .errors import (
+    GenerationFailedError,
+    GenerationTimeoutError,
+    InvalidInputError,
+    LMStudioUnavailableError,
+    McpLmStudioError,
+    ModelNotFoundError,
+    NoModelLoadedError,
+)
+from .types import Chat, Image
+
+__all__ = [
+    "AsyncLMStudio",
+    "GenerationResult",
+    "GenerationStats",
+    "LMStudio",
+    "ModelDescription",
+    "PromptProgress",
+    "StreamEvent",
+    "TextFragment",
+    "from_lmstudio",
+]
+
+#: How long a cancelled prediction may take to confirm its end before we stop waiting for it.
+CANCEL_GRACE_S = 5.0
+
+_NOT_FOUND = lmstudio.LMStudioModelNotFoundError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationStats:
+    """What LM Studio measured for one prediction."""
+
+    prompt_tokens: int
+    predicted_tokens: int
+    tokens_per_second: float
+    time_to_first_token_s: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationResult:
+    """A finished generation: the answer, any reasoning (kept apart), the model and the stop reason."""
+
+    text: str
+    reasoning: str
+    model: str
+    stop_reason: str
+    stats: GenerationStats
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """LM Studio's prompt processing progressed to `fraction` (0.0 to 1.0)."""
+
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextFragment:
+    """New generated text; `tokens` counts every token generated so far, reasoning included."""
+
+    text: str
+    reasoning: bool
+    tokens: int
+
+
+StreamEvent: TypeAlias = PromptProgress | TextFragment | GenerationResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelDescription:
+    """One LLM LM Studio knows about."""
+
+    key: str
+    display_name: str
+    loaded: bool
+    context_length: int
+    vision: bool
+
+
+def _result_from(prediction: PredictionResult, model: str, text: str, reasoning: str) -> GenerationResult:
+    stats = prediction.stats
+    return GenerationResult(
+        text=text,
+        reasoning=reasoning,
+        model=model,
+        stop_reason=str(stats.stop_reason),
+        stats=GenerationStats(
+            prompt_tokens=int(stats.prompt_tokens_count or 0),
+            predicted_tokens=int(stats.predicted_tokens_count or 0),
+            tokens_per_second=float(stats.tokens_per_second or 0.0),
+            time_to_first_token_s=stats.time_to_first_token_sec,
+        ),
+    )
+
+
+class _FragmentSorter:
+    """Splits fragments into answer and reasoning, counting tokens as it goes."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.tokens = 0
+
+    def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
+        self.tokens += fragment.tokens_count
+        if fragment.reasoning_type == "none":
+            self.text.append(fragment.content)
+            return TextFragment(fragment.content, False, self.tokens)
+        if fragment.reasoning_type == "reasoning":
+            self.reasoning.append(fragment.content)
+            return TextFragment(fragment.content, True, self.tokens)
+        return None  # the <think> / </think> tags themselves
+
+    def result(self, prediction: PredictionResult, model: str) -> GenerationResult:
+        return _result_from(prediction, model, "".join(self.text), "".join(self.reasoning))
+
+
+def _images_in(model_input: object) -> list[Image]:
+    if isinstance(model_input, list):
+        return [item for item in model_input if isinstance(item, Image)]
+    if isinstance(model_input, Chat):
+        return [
+            item
+            for message in model_input.messages
+            if isinstance(message, dict) and isinstance(message.get("content"), list)
+            for item in message["content"]
+            if isinstance(item, Image)
+        ]
+    return []
+
+
+_PLACEHOLDER_HANDLE = lmstudio.FileHandle(name="image.png", identifier="pending", size_bytes=0, file_type="image")
+
+
+def _describe_host(client: AsyncClient | Client) -> str:
+    try:
+        return client.api_host
+    except lmstudio.LMStudioRuntimeError:
+        return "any default LM Studio port"
+
+
+@contextlib.contextmanager
+def translate_errors(api_host: str) -> Iterator[None]:
+    """Turn lmstudio SDK errors into mcp-lmstudio errors that say what to do next."""
+    try:
+        yield
+    except McpLmStudioError:
+        raise
+    except (lmstudio.LMStudioWebsocketError, lmstudio.LMStudioChannelClosedError) as exc:
+        raise LMStudioUnavailableError(
+            f"Lost the connection to LM Studio at {api_host} ({_first_line(exc)}). "
+            "Check that LM Studio is still running; the next call reconnects."
+        ) from exc
+    except lmstudio.LMStudioPredictionError as exc:
+        raise GenerationFailedError(f"LM Studio failed to generate: {_first_line(exc)}") from exc
+    except lmstudio.LMStudioServerError as exc:
+        raise GenerationFailedError(f"LM Studio reported an error: {_first_line(exc)}") from exc
+    except lmstudio.LMStudioValueError as exc:
+        raise InvalidInputError(f"The lmstudio SDK refused the request: {_first_line(exc)}") from exc
+    except lmstudio.LMStudioClientError as exc:
+        raise unreachable_error(api_host, exc) from exc
+
+
+#: What entering an `AsyncClient` raises when LM Studio is absent, silent, not LM Studio, or refuses us:
+#: the SDK lets httpx and JSON errors through, and 1.5.0 turns an auth refusal into a ValueError.
+CONNECT_ERRORS = (lmstudio.LMStudioError, httpx.HTTPError, OSError, ValueError)
+
+
+def unreachable_error(api_host: str, exc: BaseException) -> LMStudioUnavailableError:
+    """The error for a failed connection attempt, with the cause and the fix."""
+    if isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
+        cause = "it refused the connection's authentication (LM Studio may require an API token)"
+    else:
+        cause = _first_line(exc)
+    return LMStudioUnavailableError(
+        f"LM Studio is not reachable at {api_host}: {cause}. Start LM Studio and enable its server "
+        "(Developer tab, or run `lms server start`), or point --host / LMSTUDIO_HOST at where it listens."
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def _check_known_model(key: str, loaded: list[str], downloaded: list[str]) -> None:
+    if key not in loaded and key not in downloaded:
+        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)))
+
+
+def _no_model_loaded(api_host: str) -> NoModelLoadedError:
+    return NoModelLoadedError(
+        f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio "
+        "(or run `lms load <model-key>`), or pass `model` with a key from list_models."
+    )
+
+
+def _timeout_error(timeout: float | None) -> GenerationTimeoutError:
+    return GenerationTimeoutError(
+        f"The generation did not finish within the {timeout:g} s time limit and was cancelled in LM Studio. "
+        "Raise the limit (--timeout / MCP_LMSTUDIO_TIMEOUT), lower max_tokens, or use a faster model."
+    )
+
+
+def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
+    loaded_by_key = {str(info.get("modelKey", info.get("identifier"))): info for info in loaded}
+    models = [
+        ModelDescription(
+            key=str(info.get("identifier", key)),
+            display_name=str(info.get("displayName", key)),
+            loaded=True,
+            context_length=int(info.get("contextLength") or info.get("maxContextLength") or 0),
+            vision=bool(info.get("vision", False)),
+        )
+        for key, info in loaded_by_key.items()
+    ]
+    models.extend(
+        ModelDescription(
+            key=model.info.model_key,
+            display_name=model.info.display_name,
+            loaded=False,
+            context_length=int(model.info.max_context_length),
+            vision=bool(model.info.vision),
+        )
+        for model in downloaded
+        if model.info.model_key not in loaded_by_key
+    )
+    return models
+
+
+class AsyncLMStudio:
+    """Generates with a model in LM Studio through an `lmstudio.AsyncClient`.
+
+    The client may be entered already (the server enters it once and shares it); if it is not, the first
+    call enters it and `close()` exits it.
+    """
+
+    def __init__(self, client: AsyncClient, model_name: str | None = None, *, timeout: float | None = None) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+        self.client = client
+        self.model_name = model_name
+        self.timeout = timeout
+        self.type_adapter = LMStudioTypeAdapter()
+        self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
+        self._entered_here = False
+
+    async def generate(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Generate a response and return the answer text (reasoning excluded)."""
+        result = await self.generate_result(model_input, output_type, config=config, model=model, timeout=timeout)
+        return result.text
+
+    async def generate_result(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> GenerationResult:
+        """Generate a response and return it with its reasoning, model, stop reason and stats."""
+        async with contextlib.aclosing(
+            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
+        ) as events:
+            async for event in events:
+                if isinstance(event, GenerationResult):
+                    return event
+        raise AssertionError("stream_events ended without a result")  # pragma: no cover
+
+    async def generate_stream(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield the answer text as it is generated (reasoning excluded).
+
+        Leaving the loop early cancels the prediction in LM Studio.
+        """
+        async with contextlib.aclosing(
+            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
+        ) as events:
+            async for event in events:
+                if isinstance(event, TextFragment) and not event.reasoning:
+                    yield event.text
+
+    async def generate_batch(self, model_input: object, output_type: object = None, **kwargs: Any) -> Any:
+        """Not available: LM Studio has no batch inference."""
+        raise NotImplementedError("The `lmstudio` library does not support batch inference.")
+
+    async def stream_events(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Yield prompt progress and text fragments, then the `GenerationResult`.
+
+        Everything is checked before anything is sent to LM Studio. Leaving early (break, exception,
+        cancellation) or running past `timeout` cancels the prediction in LM Studio.
+
+        Raises:
+            InvalidInputError, TypeError, ValueError: the input, output type or settings are malformed.
+            ModelNotFoundError, NoModelLoadedError: no such model, or none loaded and none named.
+            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
+            GenerationTimeoutError: the time limit expired (the prediction was cancelled).
+            GenerationFailedError: LM Studio reported an error.
+        """
+        response_format = self.type_adapter.format_output_type(output_type)
+        prediction_config = check_prediction_config(config)
+        self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
+        limit = self.timeout if timeout is None else timeout
+        deadline = None if limit is None else anyio.current_time() + limit
+        host = _describe_host(self.client)
+        try:
+            with translate_errors(host):
+                with _time_limit(deadline):
+                    await self._ensure_entered()
+                    history = await self._format_with_uploads(model_input)
+                events = self._predict_resolving(model, history, response_format, prediction_config, deadline)
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        yield event
+        except TimeoutError:
+            raise _timeout_error(limit) from None
+
+    async def list_models(self) -> list[ModelDescription]:
+        """The loaded and downloaded LLMs."""
+        with translate_errors(_describe_host(self.client)):
+            await self._ensure_entered()
+            loaded = await self.client.llm.remote_call("listLoaded")
+            downloaded = await self.client.llm.list_downloaded()
+        return _describe_models(list(loaded or []), list(downloaded))
+
+    async def close(self) -> None:
+        """Exit the client if this object entered it; forget cached model handles."""
+        self._handles.clear()
+        if self._entered_here:
+            self._entered_here = False
+            await self.client.aclose()
+
+    def forget_models(self) -> None:
+        """Drop cached model handles (after LM Studio loaded or unloaded models)."""
+        self._handles.clear()
+
+    async def _ensure_entered(self) -> None:
+        if not getattr(self.client, "_sessions", None):  # the SDK has no public "is entered" flag
+            try:
+                await self.client.__aenter__()
+            except CONNECT_ERRORS as exc:
+                await self.client.aclose()
+                raise unreachable_error(_describe_host(self.client), exc) from exc
+            self._entered_here = True
+
+    async def _format_with_uploads(self, model_input: object) -> str | lmstudio.Chat:
+        handles: dict[Image, lmstudio.FileHandle] = {}
+        for image in _images_in(model_input):
+            if image not in handles:
+                handles[image] = await self.client.files.prepare_image(image.to_bytes(), image.filename)
+        return self.type_adapter.format_input(model_input, upload_image=handles.__getitem__)
+
+    async def _resolve(self, model: str | None) -> lmstudio.AsyncLLM:
+        key = model or self.model_name
+        handle = self._handles.get(key)
+        if handle is not None:
+            return handle
+        if key is None:
+            loaded = await self.client.llm.list_loaded()
+            if not loaded:
+                raise _no_model_loaded(_describe_host(self.client))
+            handle = loaded[0]
+        else:
+            loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
+            downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
+            _check_known_model(key, loaded_ids, downloaded)
+            handle = await self.client.llm.model(key)
+        self._handles[key] = handle
+        return handle
+
+    async def _predict_resolving(
+        self,
+        model: str | None,
+        history: str | lmstudio.Chat,
+        response_format: dict[str, Any] | None,
+        config: dict[str, Any],
+        deadline: float | None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
+        for attempt in (1, 2):
+            with _time_limit(deadline):
+                llm = await self._resolve(model)
+            started = False
+            try:
+                async with contextlib.aclosing(_predict(llm, history, response_format, config, deadline)) as events:
+                    async for event in events:
+                        started = True
+                        yield event
+                return
+            except _NOT_FOUND:
+                self._handles.pop(model or self.model_name, None)
+                if started or attempt == 2:
+                    raise
+
+
+@contextlib.contextmanager
+def _time_limit(deadline: float | None) -> Iterator[None]:
+    if deadline is None:
+        yield
+    else:
+        with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+            yield
+
+
+async def _predict(
+    llm: lmstudio.AsyncLLM,
+    history: str | lmstudio.Chat,
+    response_format: dict[str, Any] | None,
+    config: dict[str, Any],
+    deadline: float | None,
+) -> AsyncGenerator[StreamEvent, None]:
+    # The SDK stream is read by its own task: when *this* task is cancelled (MCP cancel, time limit) the
+    # stream is still open, so `stream.cancel()` can reach LM Studio before the reader finishes.
+    events: asyncio.Queue[LlmPredictionFragment | PromptProgress | None] = asyncio.Queue()
+    stream = await llm.respond_stream(
+        history,
+        response_format=response_format,
+        config=cast(lmstudio.LlmPredictionConfigDict, config) if config else None,
+        on_prompt_processing_progress=lambda fraction: events.put_nowait(PromptProgress(fraction)),
+    )
+    reader: asyncio.Task[PredictionResult] | None = None
+    finished = False
+    try:
+        with anyio.CancelScope(shield=True):
+            await stream.start()
+        reader = asyncio.ensure_future(_read_stream(stream, events))
+        sorter = _FragmentSorter()
+        while True:
+            with _time_limit(deadline):
+                item = await events.get()
+            if item is None:
+                break
+            event = sorter.add(item) if isinstance(item, LlmPredictionFragment) else item
+            if event is not None:
+                yield event
+        result = sorter.result(await reader, llm.identifier)
+        finished = True
+        yield result
+    finally:
+        if not finished:
+            await _cancel_prediction(stream, reader)
+
+
+async def _read_stream(
+    stream: lmstudio.AsyncPredictionStream, events: asyncio.Queue[LlmPredictionFragment | PromptProgress | None]
+) -> PredictionResult:
+    try:
+        async for fragment in stream:
+            events.put_nowait(fragment)
+        return stream.result()
+    finally:
+        events.put_nowait(None)
+
+
+async def _cancel_prediction(
+    stream: lmstudio.AsyncPredictionStream, reader: asyncio.Task[PredictionResult] | None
+) -> None:
+    """Ask LM Studio to stop, and wait (bounded) for it to confirm with its final packet."""
+    with anyio.CancelScope(shield=True):
+        with anyio.move_on_after(CANCEL_GRACE_S):
+            with contextlib.suppress(lmstudio.LMStudioError):
+                await stream.cancel()
+            if reader is not None:
+                await asyncio.wait({reader})
+        if reader is not None:
+            if not reader.done():
+                reader.cancel()
+                await asyncio.wait({reader})
+            if not reader.cancelled():
+                reader.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+class LMStudio:
+    """Generates with a model in LM Studio through a synchronous `lmstudio.Client`."""
+
+    def __init__(self, client: Client, model_name: str | None = None, *, timeout: float | None = None) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+        self.client = client
+        self.model_name = model_name
+        self.timeout = timeout
+        self.type_adapter = LMStudioTypeAdapter()
+        self._handles: dict[str | None, lmstudio.LLM] = {}
+
+    def generate(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Generate a response and return the answer text (reasoning excluded)."""
+        return self.generate_result(model_input, output_type, config=config, model=model, timeout=timeout).text
+
+    def generate_result(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> GenerationResult:
+        """Generate a response and return it with its reasoning, model, stop reason and stats."""
+        with contextlib.closing(
+            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
+        ) as events:
+            for event in events:
+                if isinstance(event, GenerationResult):
+                    return event
+        raise AssertionError("stream_events ended without a result")  # pragma: no cover
+
+    def generate_stream(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer text as it is generated; leaving early cancels the prediction in LM Studio."""
+        with contextlib.closing(
+            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
+        ) as events:
+            for event in events:
+                if isinstance(event, TextFragment) and not event.reasoning:
+                    yield event.text
+
+    def generate_batch(self, model_input: object, output_type: object = None, **kwargs: Any) -> Any:
+        """Not available: LM Studio has no batch inference."""
+        raise NotImplementedError("The `lmstudio` library does not support batch inference.")
+
+    def stream_events(
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> Generator[StreamEvent, None, None]:
+        """Yield text fragments, then the `GenerationResult` (see `AsyncLMStudio.stream_events`)."""
+        response_format = self.type_adapter.format_output_type(output_type)
+        prediction_config = check_prediction_config(config)
+        self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
+        limit = self.timeout if timeout is None else timeout
+        with translate_errors(_describe_host(self.client)):
+            llm = self._resolve(model)
+            history = self.type_adapter.format_input(model_input, upload_image=self._upload)
+            sdk_config = cast(lmstudio.LlmPredictionConfigDict, prediction_config) if prediction_config else None
+            stream = llm.respond_stream(history, response_format=response_format, config=sdk_config)
+            yield from _iterate_sync(stream, llm.identifier, limit)
+
+    def close(self) -> None:
+        """Close the client."""
+        self._handles.clear()
+        self.client.close()
+
+    def _upload(self, image: Image) -> lmstudio.FileHandle:
+        return self.client.files.prepare_image(image.to_bytes(), image.filename)
+
+    def _resolve(self, model: str | None) -> lmstudio.LLM:
+        key = model or self.model_name
+        handle = self._handles.get(key)
+        if handle is None:
+            if key is None:
+                loaded = self.client.llm.list_loaded()
+                if not loaded:
+                    raise _no_model_loaded(_describe_host(self.client))
+                handle = loaded[0]
+            else:
+                loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
+                downloaded = [info.model_key for info in self.client.llm.list_downloaded()]
+                _check_known_model(key, loaded_ids, downloaded)
+                handle = self.client.llm.model(key)
+            self._handles[key] = handle
+        return handle
+
+
+def _iterate_sync(
+    stream: lmstudio.PredictionStream, model: str, limit: float | None
+) -> Generator[StreamEvent, None, None]:
+    # The SDK closes the channel when its iterator is closed, so an early exit must send `cancel` while
+    # the iterator is still suspended; a timer does the same when the time limit passes.
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        with contextlib.suppress(lmstudio.LMStudioError):
+            stream.cancel()
+
+    timer = threading.Timer(limit, expire) if limit is not None and math.isfinite(limit) else None
+    fragments = iter(stream)
+    sorter = _FragmentSorter()
+    finished = False
+    try:
+        if timer is not None:
+            timer.start()
+        for fragment in fragments:
+            event = sorter.add(fragment)
+            if event is not None and not timed_out.is_set():
+                yield event
+        if timed_out.is_set():
+            raise _timeout_error(limit)
+        finished = True
+        yield sorter.result(stream.result(), model)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if not finished:
+            with contextlib.suppress(lmstudio.LMStudioError):
+                stream.cancel()
+                for _ in fragments:  # let the SDK read LM Studio's confirmation
+                    pass
+
+
+def from_lmstudio(client: Client | AsyncClient, model_name: str | None = None) -> LMStudio | AsyncLMStudio:
+    """Create an `LMStudio` or `AsyncLMStudio` model from a `lmstudio.Client` or `lmstudio.AsyncClient`.
+
+    Raises:
+        ValueError: `client` is neither.
+    """
+    if isinstance(client, Client):
+        return LMStudio(client, model_name)
+    if isinstance(client, AsyncClient):
+        return AsyncLMStudio(client, model_name)
+    raise ValueError(
+        "Invalid client type, the client must be an instance of `lmstudio.Client` or `lmstudio.AsyncClient`."
+    )

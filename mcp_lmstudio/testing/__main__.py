@@ -1,0 +1,48 @@
+"""`python -m mcp_lmstudio.testing`: serve the LM Studio emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+
+from ._emulator import LMStudioEmulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and serve."""
+    parser = argparse.ArgumentParser(prog="python -m mcp_lmstudio.testing", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=1234, help="port to listen on (default 1234; 0 picks one)")
+    parser.add_argument("--reply", default=None, help="fixed reply text (default: echo the prompt)")
+    parser.add_argument("--reasoning", default="", help="reasoning text emitted before each reply")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    parser.add_argument("--prompt-delay", type=float, default=0.0, help="seconds of prompt processing")
+    parser.add_argument("--load-delay", type=float, default=0.0, help="seconds a JIT model load takes")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from ._catalog import Reply
+
+    reply = Reply(args.reply, args.reasoning) if args.reply is not None else None
+    emulator = LMStudioEmulator(
+        host=args.host,
+        port=args.port,
+        reply=reply,
+        token_delay=args.token_delay,
+        prompt_processing_delay=args.prompt_delay,
+        load_delay=args.load_delay,
+    )
+    async with emulator:
+        print(f"LM Studio emulator listening on {emulator.api_host} (Ctrl-C to stop)", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

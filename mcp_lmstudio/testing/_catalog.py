@@ -1,0 +1,211 @@
+"""The emulator's model catalogue, replies and schema-satisfying sample values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+__all__ = ["DEFAULT_MODELS", "EmulatedModel", "PredictionRecord", "Reply", "ReplySource", "UploadRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatedModel:
+    """One model the emulator knows: downloaded always, loaded when `loaded` is true."""
+
+    key: str
+    display_name: str
+    loaded: bool = True
+    vision: bool = False
+    max_context_length: int = 4096
+    kind: Literal["llm", "embedding"] = "llm"
+
+    def model_info(self) -> dict[str, Any]:
+        """The `ModelInfo` wire shape (what `listDownloadedModels` returns)."""
+        info: dict[str, Any] = {
+            "type": self.kind,
+            "modelKey": self.key,
+            "format": "gguf",
+            "displayName": self.display_name,
+            "publisher": "emulator",
+            "path": f"emulator/{self.key}/{self.key}-Q4_K_M.gguf",
+            "sizeBytes": 1_234_567_890,
+            "indexedModelIdentifier": f"emulator/{self.key}/{self.key}-Q4_K_M.gguf",
+            "paramsString": "1B",
+            "architecture": "emulated",
+            "maxContextLength": self.max_context_length,
+        }
+        if self.kind == "llm":
+            info |= {"vision": self.vision, "trainedForToolUse": False}
+        return info
+
+    def instance_info(self) -> dict[str, Any]:
+        """The `LLMInstanceInfo` wire shape (what `listLoaded` and `getOrLoad` return)."""
+        return self.model_info() | {
+            "identifier": self.key,
+            "instanceReference": f"instance-{self.key}",
+            "deviceIdentifier": None,
+            "ttlMs": None,
+            "lastUsedTime": None,
+            "contextLength": self.max_context_length,
+        }
+
+
+DEFAULT_MODELS: tuple[EmulatedModel, ...] = (
+    EmulatedModel("fake-echo-1b", "Fake Echo 1B"),
+    EmulatedModel("fake-vision-2b", "Fake Vision 2B", vision=True, max_context_length=8192),
+    EmulatedModel("fake-unloaded-7b", "Fake Unloaded 7B", loaded=False, max_context_length=32768),
+    EmulatedModel("fake-embed-small", "Fake Embed Small", kind="embedding", max_context_length=512),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the emulated model answers: the text, and optional reasoning emitted before it."""
+
+    text: str
+    reasoning: str = ""
+
+
+@dataclass
+class PredictionRecord:
+    """What the emulator received for one `predict` channel, and how it ended."""
+
+    model: str
+    history: list[dict[str, Any]]
+    config: dict[str, Any]
+    structured: dict[str, Any] | None
+    cancelled: bool = False
+    stop_reason: str | None = None
+    text: str = ""
+    fragments: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether the prediction has ended (answered, stopped, failed or lost its connection)."""
+        return self.stop_reason is not None
+
+    @property
+    def last_user_text(self) -> str:
+        """The text of the last user message in the history."""
+        for message in reversed(self.history):
+            if message.get("role") == "user":
+                return "".join(part.get("text", "") for part in message.get("content", []) if part["type"] == "text")
+        return ""
+
+    @property
+    def image_count(self) -> int:
+        """How many file parts the history carries."""
+        return sum(1 for message in self.history for part in message.get("content", []) if part.get("type") == "file")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """One `uploadFileBase64` call."""
+
+    name: str
+    content: bytes
+    identifier: str
+    file_type: str
+
+
+ReplySource: TypeAlias = "str | Reply | Callable[[PredictionRecord], Reply | str] | None"
+
+_TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into word-sized tokens that join back into exactly `text`."""
+    return _TOKEN.findall(text)
+
+
+def default_reply(record: PredictionRecord) -> Reply:
+    """Echo the last user turn, or a value satisfying the JSON schema under structured output."""
+    if record.structured and record.structured.get("type") == "json":
+        schema = record.structured.get("jsonSchema") or {}
+        return Reply(json.dumps(sample_for_schema(schema, schema)))
+    images = record.image_count
+    seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
+    return Reply(f"{seen}You said: {record.last_user_text}")
+
+
+@dataclass
+class _SampleContext:
+    root: dict[str, Any]
+    depth: int = 0
+
+
+def sample_for_schema(schema: Any, root: dict[str, Any]) -> Any:
+    """A small deterministic value that satisfies common JSON-schema constructs."""
+    return _sample(schema, _SampleContext(root))
+
+
+def _sample(schema: Any, ctx: _SampleContext) -> Any:
+    if not isinstance(schema, dict) or ctx.depth > 32:
+        return None
+    if "$ref" in schema:
+        return _sample(_resolve_ref(schema["$ref"], ctx.root), _SampleContext(ctx.root, ctx.depth + 1))
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        if schema.get(combinator):
+            return _sample(schema[combinator][0], _SampleContext(ctx.root, ctx.depth + 1))
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    sampler = _SAMPLERS.get(kind)
+    return sampler(schema, ctx) if sampler is not None else None
+
+
+def _resolve_ref(ref: str, root: dict[str, Any]) -> Any:
+    node: Any = root
+    for part in ref.removeprefix("#/").split("/") if ref != "#" else []:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def _sample_object(schema: dict[str, Any], ctx: _SampleContext) -> dict[str, Any]:
+    deeper = _SampleContext(ctx.root, ctx.depth + 1)
+    return {name: _sample(sub, deeper) for name, sub in schema.get("properties", {}).items()}
+
+
+def _sample_array(schema: dict[str, Any], ctx: _SampleContext) -> list[Any]:
+    count = max(int(schema.get("minItems", 1)), 0)
+    if "maxItems" in schema:
+        count = min(count, int(schema["maxItems"]))
+    deeper = _SampleContext(ctx.root, ctx.depth + 1)
+    return [_sample(schema.get("items", {}), deeper) for _ in range(count)]
+
+
+def _sample_string(schema: dict[str, Any], _ctx: _SampleContext) -> str:
+    text = "emulated"
+    minimum, maximum = int(schema.get("minLength", 0)), schema.get("maxLength")
+    text = text.ljust(minimum, "x")
+    return text[: int(maximum)] if maximum is not None else text
+
+
+def _sample_number(schema: dict[str, Any], _ctx: _SampleContext) -> float | int:
+    if "minimum" in schema:
+        value = schema["minimum"]
+    elif "exclusiveMinimum" in schema:
+        value = schema["exclusiveMinimum"] + 1
+    elif "maximum" in schema:
+        value = min(0, schema["maximum"])
+    else:
+        value = 0
+    return int(value) if schema.get("type") == "integer" else value
+
+
+_SAMPLERS: dict[str, Callable[[dict[str, Any], _SampleContext], Any]] = {
+    "object": _sample_object,
+    "array": _sample_array,
+    "string": _sample_string,
+    "integer": _sample_number,
+    "number": _sample_number,
+    "boolean": lambda _s, _c: True,
+    "null": lambda _s, _c: None,
+}

@@ -1,0 +1,140 @@
+"""The emulator itself: what the SDK sees, and the faults it can inject."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import anyio
+import httpx
+import lmstudio
+import pytest
+
+from mcp_lmstudio.testing import LMStudioEmulator
+from tests.support import closed_port
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_greeting_identifies_lm_studio(emulator: LMStudioEmulator) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"http://{emulator.api_host}/lmstudio-greeting")
+    assert (response.status_code, response.json()) == (200, {"lmstudio": True})
+    assert await lmstudio.AsyncClient.is_valid_api_host(emulator.api_host)
+
+
+async def test_the_sdk_opens_and_authenticates_its_five_namespaces(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    assert dict(emulator.connections) == {"embedding": 1, "files": 1, "llm": 1, "repository": 1, "system": 1}
+
+
+async def test_an_unknown_rpc_gets_an_explicit_error(emulator: LMStudioEmulator, client: lmstudio.AsyncClient) -> None:
+    with anyio.fail_after(5), pytest.raises(lmstudio.LMStudioServerError, match="does not implement endpoint"):
+        await client.llm.remote_call("noSuchEndpoint")
+    assert ("llm", "noSuchEndpoint") in emulator.rpc_calls
+
+
+async def test_an_unknown_model_key_is_path_not_found(client: lmstudio.AsyncClient) -> None:
+    with pytest.raises(lmstudio.LMStudioServerError, match="generic.pathNotFound"):
+        await client.llm.model("no-such-model")
+
+
+async def test_a_jit_load_reports_progress(emulator: LMStudioEmulator, client: lmstudio.AsyncClient) -> None:
+    progress: list[float] = []
+    await client.llm.model("fake-unloaded-7b", on_load_progress=progress.append)
+    assert progress[-1] == 1.0 and len(progress) >= 4
+    assert "fake-unloaded-7b" in emulator.loaded
+
+
+async def test_rejected_authentication_fails_the_connection(emulator: LMStudioEmulator) -> None:
+    emulator.reject_auth = True
+    with pytest.raises(ValueError):  # lmstudio 1.5.0 surfaces an auth refusal as a bare ValueError
+        async with lmstudio.AsyncClient(emulator.api_host):
+            pass
+
+
+async def test_dropped_connections_fail_the_stream_in_flight(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.reply = " ".join(["word"] * 500)
+    emulator.token_delay = 0.01
+    llm = await client.llm.model("fake-echo-1b")
+    stream = await llm.respond_stream("go")
+    with anyio.fail_after(5), pytest.raises(lmstudio.LMStudioWebsocketError):
+        async for _fragment in stream:
+            await emulator.drop_connections()
+
+
+async def test_a_malformed_frame_ends_that_namespace_session(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    await emulator.send_malformed_frame("llm")
+    with anyio.fail_after(5), pytest.raises(lmstudio.LMStudioWebsocketError):
+        await client.llm.list_loaded()
+
+
+async def test_stop_and_start_reuse_the_port(emulator: LMStudioEmulator) -> None:
+    port = emulator.port
+    await emulator.stop()
+    assert not await lmstudio.AsyncClient.is_valid_api_host(emulator.api_host)
+    await emulator.start()
+    assert emulator.port == port
+    async with lmstudio.AsyncClient(emulator.api_host) as sdk_client:
+        assert [llm.identifier for llm in await sdk_client.llm.list_loaded()] == ["fake-echo-1b", "fake-vision-2b"]
+
+
+async def test_a_cancelled_prediction_ends_with_user_stopped(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.hang_predictions = True
+    llm = await client.llm.model("fake-echo-1b")
+    stream = await llm.respond_stream("go")
+    await stream.start()
+    await stream.cancel()
+    with anyio.fail_after(5):
+        result = await stream.wait_for_result()
+    assert result.stats.stop_reason == "userStopped"
+    assert emulator.predictions[0].cancelled
+
+
+async def test_the_command_line_serves_the_emulator() -> None:
+    port = closed_port()
+    command = [sys.executable, "-m", "mcp_lmstudio.testing", "--port", str(port), "--reply", "hi from the CLI"]
+    async with await anyio.open_process(command, stderr=None) as process:
+        try:
+            assert process.stdout is not None
+            banner = b""
+            with anyio.fail_after(15):
+                while b"\n" not in banner:
+                    banner += await process.stdout.receive()
+            assert f"listening on 127.0.0.1:{port}".encode() in banner
+            async with lmstudio.AsyncClient(f"127.0.0.1:{port}") as sdk_client:
+                llm = await sdk_client.llm.model()
+                assert (await llm.respond("x")).content == "hi from the CLI"
+        finally:
+            process.terminate()
+            with anyio.fail_after(10):
+                await process.wait()
+
+
+def test_structured_replies_satisfy_the_schema() -> None:
+    from mcp_lmstudio.testing import sample_for_schema
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 3},
+            "kind": {"enum": ["cat", "dog"]},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "pet": {"$ref": "#/$defs/Pet"},
+        },
+        "$defs": {"Pet": {"type": "object", "properties": {"name": {"type": "string", "minLength": 10}}}},
+    }
+    value = sample_for_schema(schema, schema)
+    assert json.loads(json.dumps(value)) == {
+        "n": 3,
+        "kind": "cat",
+        "tags": ["emulated", "emulated"],
+        "pet": {"name": "emulatedxx"},
+    }
