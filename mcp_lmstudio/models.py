@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: How long a cancelled prediction may take to confirm its end before we stop waiting for it.
-CANCEL_GRACE_S = 5.0
+CANCEL_GRACE_S = 1.0
 
 _NOT_FOUND = lmstudio.LMStudioModelNotFoundError
 

@@ -1,0 +1,136 @@
+"""The `mcp-lmstudio` command: serve MCP over stdio (default) or Streamable HTTP, or run the demo.
+
+Only `demo` prints to stdout; when serving stdio, stdout carries nothing but JSON-RPC and every log line
+goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
+
+import anyio
+
+from . import __version__
+from .settings import LOG_LEVELS, LogLevel, Settings
+
+__all__ = ["configure_logging", "main", "parse_settings"]
+
+ENV_HOST = "LMSTUDIO_HOST"
+ENV_MODEL = "LMSTUDIO_MODEL"
+ENV_TIMEOUT = "MCP_LMSTUDIO_TIMEOUT"
+ENV_LOG_LEVEL = "MCP_LMSTUDIO_LOG_LEVEL"
+
+_DESCRIPTION = """\
+An MCP server that runs prompts on models hosted locally in LM Studio.
+Commands: serve (default) speaks MCP on stdin/stdout for Claude Desktop, Claude Code, VS Code, Cursor...;
+demo starts the bundled LM Studio emulator and drives the real server through a real MCP client."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcp-lmstudio", description=_DESCRIPTION)
+    parser.add_argument("command", nargs="?", choices=("serve", "demo"), default="serve", help="default: serve")
+    parser.add_argument(
+        "--host",
+        help=f"LM Studio address HOST:PORT (env {ENV_HOST}; default: discover a local LM Studio, then localhost:1234)",
+    )
+    parser.add_argument("--model", help=f"default model key (env {ENV_MODEL}; default: the model LM Studio has loaded)")
+    parser.add_argument(
+        "--timeout", type=float, help=f"per-call time limit in seconds (env {ENV_TIMEOUT}; default 300)"
+    )
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, help=f"stderr log level (env {ENV_LOG_LEVEL}; default INFO)"
+    )
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port, with --transport http (default 8000)")
+    parser.add_argument("--bind", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1, loopback only)")
+    parser.add_argument("--version", action="version", version=f"mcp-lmstudio {__version__}")
+    return parser
+
+
+def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> tuple[str, Settings]:
+    """Resolve the command and `Settings` from flags, then env vars, then defaults."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    env = os.environ if env is None else env
+    timeout_text = args.timeout if args.timeout is not None else env.get(ENV_TIMEOUT, "300")
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        parser.error(f"{ENV_TIMEOUT}={timeout_text!r} is not a number of seconds")
+    if not 0 < timeout < float("inf"):
+        parser.error(f"the timeout must be a positive number of seconds, got {timeout_text!r}")
+    level = (args.log_level or env.get(ENV_LOG_LEVEL, "INFO")).upper()
+    if level not in LOG_LEVELS:
+        parser.error(f"{ENV_LOG_LEVEL}={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    settings = Settings(
+        host=args.host or env.get(ENV_HOST) or None,
+        model=args.model or env.get(ENV_MODEL) or None,
+        timeout=timeout,
+        log_level=cast(LogLevel, level),
+        transport=args.transport,
+        port=args.port,
+        bind=args.bind,
+    )
+    return args.command, settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `mcp-lmstudio` and `python -m mcp_lmstudio`."""
+    command, settings = parse_settings(argv)
+    configure_logging(settings.log_level)
+    if command == "demo":
+        from .demo import run_demo
+
+        sys.exit(anyio.run(run_demo, settings))
+    _serve_until_signalled(settings)
+
+
+def configure_logging(level: LogLevel) -> None:
+    """Log to stderr only; the SDKs' per-connection chatter shows only at DEBUG."""
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for chatty in ("lmstudio", "httpx", "httpcore", "websockets", "mcp_lmstudio.testing"):
+            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _serve_until_signalled(settings: Settings) -> None:
+    from .server import create_server
+
+    server = create_server(settings)
+    if settings.transport == "http":
+
+        async def serve() -> None:
+            await server.run_streamable_http_async(host=settings.bind, port=settings.port)
+
+    else:
+        if sys.stdin.isatty():
+            logging.getLogger(__name__).warning(
+                "mcp-lmstudio speaks MCP on stdin/stdout: add it to your MCP client's configuration "
+                "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
+            )
+        serve = server.run_stdio_async
+    anyio.run(_run_until_signal, serve)
+    # The stdio transport's stdin reader is a blocked worker thread; exiting now ends the process promptly.
+    sys.stderr.flush()
+    os._exit(0)
+
+
+async def _run_until_signal(serve: Callable[[], Awaitable[None]]) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    logging.getLogger(__name__).info("Received %s; shutting down", signal.Signals(signum).name)
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(stop_on_signal)
+        await serve()
+        tg.cancel_scope.cancel()

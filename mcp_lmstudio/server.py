@@ -1,0 +1,557 @@
+"""The MCP server: `create_server(settings)` builds an `MCPServer` with four thin tools.
+
+Each tool turns its arguments into model-layer input (`LMStudioTypeAdapter` types), calls the one
+long-lived `AsyncLMStudio` session, and returns a typed result. Errors a caller can act on come back as
+tool results with `isError: true` and a message that says what to do next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from jsonschema import ValidationError
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__
+from .errors import InvalidInputError, McpLmStudioError, StructuredOutputError
+from .models import GenerationResult, PromptProgress, TextFragment
+from .session import LMStudioSession
+from .settings import Settings
+from .types import Chat, Image, JsonSchema
+
+__all__ = ["create_server"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 2_000_000
+MAX_IMAGES = 16
+#: generate_stream sends at most one text notification per interval (so at most 40 per second).
+STREAM_INTERVAL_S = 0.025
+#: generate sends a keep-alive progress notification at most once per interval while generating.
+HEARTBEAT_INTERVAL_S = 1.0
+
+INSTRUCTIONS = """\
+This server runs prompts on a language model hosted locally in LM Studio on the user's machine: private,
+free of API cost, usually smaller and slower than you. Use it to delegate self-contained text tasks
+(drafting, summarising, classifying, extracting, translating) or to get a second opinion from a local model.
+Call list_models to see which models exist and which are loaded (loading one can take a while).
+Use structured_generate when you need JSON that matches a schema. Reasoning models' thinking is returned
+separately in `reasoning`, never mixed into the answer."""
+
+
+# -- tool arguments ----------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageInput(_Strict):
+    """An image for the prompt: base64 data and its MIME type."""
+
+    data: Annotated[str, Field(description="The image bytes, base64-encoded (no 'data:' prefix).")]
+    mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
+
+
+class TextPart(_Strict):
+    """A text part of a message."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Strict):
+    """An image part of a user message (the same shape as MCP image content)."""
+
+    type: Literal["image"]
+    data: Annotated[str, Field(description="The image bytes, base64-encoded.")]
+    mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
+
+
+class Message(_Strict):
+    """One conversation turn."""
+
+    role: Annotated[Literal["system", "user", "assistant"], Field(description="'system' may only come first.")]
+    content: Annotated[
+        str | list[Annotated[TextPart | ImagePart, Field(discriminator="type")]],
+        Field(description="Text, or (user turns) a list of text and image parts."),
+    ]
+
+
+Prompt = Annotated[
+    str | None, Field(description="A single user turn. Give exactly one of `prompt` and `messages`.", default=None)
+]
+Images = Annotated[
+    list[ImageInput] | None,
+    Field(description="Images for the prompt (only with `prompt`; the model must support vision).", default=None),
+]
+Messages = Annotated[
+    list[Message] | None,
+    Field(
+        description="A conversation instead of `prompt`: system (first, optional), user and assistant turns.",
+        default=None,
+    ),
+]
+ModelKey = Annotated[
+    str | None,
+    Field(description="LM Studio model key from list_models. Default: the configured or loaded model.", default=None),
+]
+Temperature = Annotated[float | None, Field(ge=0, le=5, description="Sampling temperature (0 = greedy).", default=None)]
+MaxTokens = Annotated[int | None, Field(ge=1, le=1_000_000, description="Cap on generated tokens.", default=None)]
+TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling probability mass.", default=None)]
+TopK = Annotated[int | None, Field(ge=0, le=100_000, description="Sample from the k likeliest tokens.", default=None)]
+MinP = Annotated[float | None, Field(ge=0, le=1, description="Minimum token probability (relative).", default=None)]
+RepeatPenalty = Annotated[
+    float | None, Field(gt=0, le=10, description="Penalty for repeated tokens (1 = none).", default=None)
+]
+Stop = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=1000)]] | None,
+    Field(max_length=32, description="Stop strings: generation ends before the first one.", default=None),
+]
+JsonSchemaArg = Annotated[
+    dict[str, Any] | str | None,
+    Field(description="The JSON schema the answer must satisfy (an object, or a string holding one).", default=None),
+]
+RegexArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
+CfgArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
+
+
+# -- results ------------------------------------------------------------------------------------------------
+
+
+class Stats(BaseModel):
+    """What LM Studio measured for the generation."""
+
+    prompt_tokens: int
+    predicted_tokens: int
+    tokens_per_second: float
+    time_to_first_token_s: float | None
+
+
+class GenerateOutput(BaseModel):
+    """The answer, the model that produced it, why it stopped, any reasoning, and stats."""
+
+    text: str
+    model: str
+    stop_reason: str
+    reasoning: str | None = None
+    stats: Stats
+
+
+class ModelEntry(BaseModel):
+    """One LLM known to LM Studio."""
+
+    key: str
+    display_name: str
+    loaded: bool
+    context_length: int
+    vision: bool
+
+
+class ModelList(BaseModel):
+    """The loaded and the downloaded LLMs."""
+
+    models: list[ModelEntry]
+
+
+# -- request building -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    model_input: str | list[str | Image] | Chat
+    config: dict[str, Any]
+    model: str | None
+
+
+def _image(data: str, mime_type: str) -> Image:
+    return Image(data, mime_type)
+
+
+def _content(message: Message, index: int) -> str | list[str | Image]:
+    if isinstance(message.content, str):
+        return message.content
+    if message.role != "user" and any(isinstance(part, ImagePart) for part in message.content):
+        raise InvalidInputError(f"Message {index} ({message.role}) has an image part; only user messages may.")
+    text = "\n".join(part.text for part in message.content if isinstance(part, TextPart))
+    images: list[str | Image] = [_image(p.data, p.mimeType) for p in message.content if isinstance(p, ImagePart)]
+    return [text, *images] if images else text
+
+
+def _model_input(
+    prompt: str | None, images: list[ImageInput] | None, messages: list[Message] | None
+) -> str | list[str | Image] | Chat:
+    if (prompt is None) == (messages is None):
+        given = "both" if prompt is not None else "neither"
+        raise InvalidInputError(
+            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given} was given."
+        )
+    if len(images or []) > MAX_IMAGES:
+        raise InvalidInputError(f"{len(images or [])} images given; at most {MAX_IMAGES} are accepted per call.")
+    if messages is not None:
+        if images:
+            raise InvalidInputError("`images` goes with `prompt`; in `messages`, put image parts in a user turn.")
+        if not messages:
+            raise InvalidInputError("`messages` is empty. Give at least one user message.")
+        _check_size(sum(len(m.content) if isinstance(m.content, str) else 0 for m in messages))
+        return Chat([{"role": m.role, "content": _content(m, i)} for i, m in enumerate(messages)])
+    assert prompt is not None
+    if not prompt.strip():
+        raise InvalidInputError("`prompt` is empty. Pass the text you want the model to answer.")
+    _check_size(len(prompt))
+    return [prompt, *(_image(image.data, image.mimeType) for image in images)] if images else prompt
+
+
+def _check_size(chars: int) -> None:
+    if chars > MAX_PROMPT_CHARS:
+        raise InvalidInputError(
+            f"The prompt is {chars:,} characters, over the {MAX_PROMPT_CHARS:,}-character limit. Shorten it."
+        )
+
+
+def _sampling_config(
+    temperature: float | None,
+    max_tokens: int | None,
+    top_p: float | None,
+    top_k: int | None,
+    min_p: float | None,
+    repeat_penalty: float | None,
+    stop: list[str] | None,
+) -> dict[str, Any]:
+    settings = {
+        "temperature": temperature,
+        "maxTokens": max_tokens,
+        "topPSampling": top_p,
+        "topKSampling": top_k,
+        "minPSampling": min_p,
+        "repeatPenalty": repeat_penalty,
+        "stopStrings": stop,
+    }
+    return {key: value for key, value in settings.items() if value is not None}
+
+
+def _error_result(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+@contextlib.contextmanager
+def _tool_errors(tool: str) -> Iterator[list[CallToolResult]]:
+    """Turn the errors a caller can act on into an `isError` result (collected in the yielded list)."""
+    failure: list[CallToolResult] = []
+    try:
+        yield failure
+    except (McpLmStudioError, TypeError, ValueError) as exc:
+        logger.info("%s failed: %s", tool, exc)
+        failure.append(_error_result(str(exc)))
+
+
+def _output(result: GenerationResult) -> GenerateOutput:
+    stats = result.stats
+    return GenerateOutput(
+        text=result.text,
+        model=result.model,
+        stop_reason=result.stop_reason,
+        reasoning=result.reasoning or None,
+        stats=Stats(
+            prompt_tokens=stats.prompt_tokens,
+            predicted_tokens=stats.predicted_tokens,
+            tokens_per_second=stats.tokens_per_second,
+            time_to_first_token_s=stats.time_to_first_token_s,
+        ),
+    )
+
+
+def _generation_result(result: GenerationResult) -> CallToolResult:
+    output = _output(result)
+    return CallToolResult(
+        content=[TextContent(type="text", text=result.text)],
+        structured_content=output.model_dump(exclude_none=True),
+    )
+
+
+# -- progress -----------------------------------------------------------------------------------------------
+
+
+class _ProgressReporter:
+    """Sends progress: prompt processing below 1, then tokens so far; text coalesced when streaming."""
+
+    def __init__(self, ctx: Context[AppState, Any], *, stream_text: bool) -> None:
+        self.ctx = ctx
+        self.stream_text = stream_text
+        self.interval = STREAM_INTERVAL_S if stream_text else HEARTBEAT_INTERVAL_S
+        self.pending: list[str] = []
+        self.last_sent = 0.0
+        self.last_progress = -1.0
+        self.tokens = 0
+
+    async def on_event(self, event: PromptProgress | TextFragment) -> None:
+        if isinstance(event, PromptProgress):
+            # Kept below 1 so that token counts (1, 2, ...) keep the sequence strictly increasing.
+            await self._send(min(event.fraction, 1.0) * 0.99, f"Processing prompt: {event.fraction:.0%}")
+            return
+        self.tokens = event.tokens
+        if self.stream_text and not event.reasoning:
+            self.pending.append(event.text)
+        if time.monotonic() - self.last_sent >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.tokens <= self.last_progress:
+            return
+        if self.stream_text:
+            text, self.pending = "".join(self.pending), []
+            await self._send(self.tokens, text)
+        else:
+            await self._send(self.tokens, f"Generated {self.tokens} tokens")
+
+    async def _send(self, progress: float, message: str) -> None:
+        if progress <= self.last_progress:
+            return
+        self.last_progress = progress
+        self.last_sent = time.monotonic()
+        await self.ctx.report_progress(progress, None, message)
+
+
+# -- tools --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AppState:
+    """What the lifespan hands each tool call."""
+
+    session: LMStudioSession
+
+
+async def _generate(
+    ctx: Context[AppState, Any], request: _Request, *, stream_text: bool, output_type: object = None
+) -> GenerationResult:
+    model_layer = await ctx.request_context.lifespan_context.session.model()
+    reporter = _ProgressReporter(ctx, stream_text=stream_text)
+    events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, GenerationResult):
+                await reporter.flush()
+                return event
+            await reporter.on_event(event)
+    raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
+
+
+GENERATE_DESCRIPTION = """\
+Run a prompt (or a conversation) on a model in LM Studio and return its answer.
+
+Use it to delegate a self-contained task to the local model. Give exactly one of `prompt` or `messages`;
+`images` (with `prompt`) need a vision model. Returns the answer text; structured content adds the model,
+stop_reason (e.g. eosFound, maxPredictedTokensReached, stopStringFound), reasoning (reasoning models only,
+never mixed into the answer) and stats. Sends progress notifications while the prompt is processed and
+while generating. Long answers take time on local hardware: set max_tokens to bound it."""
+
+GENERATE_STREAM_DESCRIPTION = """\
+Like generate, but streams the answer as it is produced: each progress notification's `message` is the
+new answer text since the previous one (concatenated, they equal the final answer) and `progress` counts
+tokens so far. Use it when you (or the user) benefit from seeing text early. Without a progress token it
+behaves exactly like generate. Returns the same result as generate."""
+
+STRUCTURED_DESCRIPTION = """\
+Generate JSON that satisfies a JSON schema: LM Studio constrains the model to the schema, and the answer is
+parsed and validated against it. Give `json_schema` (an object, or a string holding one) plus `prompt` or
+`messages`. Returns the JSON document as text; structured content is the parsed value (wrapped as
+{"value": ...} when it is not an object). A schema violation, or output cut off by max_tokens, is an error
+that includes the raw text. `regex` and `cfg` are not supported by LM Studio and are refused."""
+
+LIST_MODELS_DESCRIPTION = """\
+List the LLMs LM Studio has: loaded ones (ready now) and downloaded ones (loaded on first use, which can
+take a while). Each has its key (pass it as `model`), display name, whether it is loaded, context length
+and whether it accepts images."""
+
+
+def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:
+    """Build the MCP server. A fresh session is made for it unless `session` is given (tests pass their own)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        owned = session or LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+        try:
+            yield AppState(owned)
+        finally:
+            await owned.close()
+
+    server: MCPServer[AppState] = MCPServer(
+        "mcp-lmstudio",
+        title="LM Studio",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    # Read-only and closed-world: tools only read from the local LM Studio; nothing else is touched.
+    generating = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False)
+    listing = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False, idempotent_hint=True)
+    server.tool("generate", "Generate with a local LM Studio model", GENERATE_DESCRIPTION, generating)(generate)
+    server.tool("generate_stream", "Generate with streamed progress", GENERATE_STREAM_DESCRIPTION, generating)(
+        generate_stream
+    )
+    server.tool("structured_generate", "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating)(
+        structured_generate
+    )
+    server.tool("list_models", "List LM Studio models", LIST_MODELS_DESCRIPTION, listing)(list_models)
+    return server
+
+
+async def generate(
+    ctx: Context[AppState, Any],
+    prompt: Prompt = None,
+    images: Images = None,
+    messages: Messages = None,
+    model: ModelKey = None,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    min_p: MinP = None,
+    repeat_penalty: RepeatPenalty = None,
+    stop: Stop = None,
+) -> Annotated[CallToolResult, GenerateOutput]:
+    """Generate an answer (see GENERATE_DESCRIPTION)."""
+    with _tool_errors("generate") as failure:
+        request = _Request(
+            _model_input(prompt, images, messages),
+            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
+            model,
+        )
+        return _generation_result(await _generate(ctx, request, stream_text=False))
+    return failure[0]
+
+
+async def generate_stream(
+    ctx: Context[AppState, Any],
+    prompt: Prompt = None,
+    images: Images = None,
+    messages: Messages = None,
+    model: ModelKey = None,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    min_p: MinP = None,
+    repeat_penalty: RepeatPenalty = None,
+    stop: Stop = None,
+) -> Annotated[CallToolResult, GenerateOutput]:
+    """Generate an answer, streaming it as progress (see GENERATE_STREAM_DESCRIPTION)."""
+    with _tool_errors("generate_stream") as failure:
+        request = _Request(
+            _model_input(prompt, images, messages),
+            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
+            model,
+        )
+        return _generation_result(await _generate(ctx, request, stream_text=True))
+    return failure[0]
+
+
+async def structured_generate(
+    ctx: Context[AppState, Any],
+    prompt: Prompt = None,
+    images: Images = None,
+    messages: Messages = None,
+    json_schema: JsonSchemaArg = None,
+    regex: RegexArg = None,
+    cfg: CfgArg = None,
+    model: ModelKey = None,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    min_p: MinP = None,
+    repeat_penalty: RepeatPenalty = None,
+    stop: Stop = None,
+) -> CallToolResult:
+    """Generate JSON that satisfies a schema (see STRUCTURED_DESCRIPTION)."""
+    with _tool_errors("structured_generate") as failure:
+        schema = _structured_schema(json_schema, regex, cfg)
+        request = _Request(
+            _model_input(prompt, images, messages),
+            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
+            model,
+        )
+        result = await _generate(ctx, request, stream_text=False, output_type=schema)
+        parsed = _parse_structured(result, schema.schema)
+        structured = parsed if isinstance(parsed, dict) else {"value": parsed}
+        return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
+    return failure[0]
+
+
+async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ModelList]:
+    """List the loaded and downloaded LLMs (see LIST_MODELS_DESCRIPTION)."""
+    with _tool_errors("list_models") as failure:
+        model_layer = await ctx.request_context.lifespan_context.session.model()
+        models = ModelList(
+            models=[
+                ModelEntry(
+                    key=m.key,
+                    display_name=m.display_name,
+                    loaded=m.loaded,
+                    context_length=m.context_length,
+                    vision=m.vision,
+                )
+                for m in await model_layer.list_models()
+            ]
+        )
+        lines = [_describe_entry(entry) for entry in models.models]
+        return CallToolResult(
+            content=[TextContent(type="text", text="\n".join(lines) or "LM Studio has no LLMs downloaded.")],
+            structured_content=models.model_dump(),
+        )
+    return failure[0]
+
+
+def _describe_entry(entry: ModelEntry) -> str:
+    state = "loaded" if entry.loaded else "not loaded"
+    vision = ", vision" if entry.vision else ""
+    return f"{entry.key} ({state}, context {entry.context_length}{vision}): {entry.display_name}"
+
+
+def _structured_schema(json_schema: dict[str, Any] | str | None, regex: str | None, cfg: str | None) -> JsonSchema:
+    given = [
+        name for name, value in (("json_schema", json_schema), ("regex", regex), ("cfg", cfg)) if value is not None
+    ]
+    if regex is not None or cfg is not None:
+        raise InvalidInputError(
+            f"LM Studio supports only JSON-schema structured output; {' and '.join(given)} cannot be enforced. "
+            "Describe the output as a JSON schema and pass it as `json_schema` (nothing was sent to LM Studio)."
+        )
+    if json_schema is None:
+        raise InvalidInputError("Give `json_schema`: the JSON schema the answer must satisfy.")
+    return JsonSchema(json_schema)
+
+
+def _parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
+    raw = result.text
+    if result.stop_reason in ("maxPredictedTokensReached", "contextLengthReached"):
+        raise StructuredOutputError(
+            f"The JSON output was cut off ({result.stop_reason}) after {result.stats.predicted_tokens} tokens. "
+            f"Raise max_tokens or simplify the schema. Raw output: {raw}",
+            raw,
+        )
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise StructuredOutputError(
+            f"The model's output is not valid JSON ({exc.msg}). Raw output: {raw}", raw
+        ) from None
+    error: ValidationError | None = best_match(validator_for(schema)(schema).iter_errors(parsed))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+        raise StructuredOutputError(
+            f"The model's JSON does not satisfy the schema at {where}: {error.message}. Raw output: {raw}", raw
+        )
+    return parsed

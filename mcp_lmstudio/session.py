@@ -1,0 +1,108 @@
+"""The one long-lived LM Studio session a server process holds.
+
+One `lmstudio.AsyncClient`, entered once on first use (never at start-up, so the server answers at once
+whether or not LM Studio runs), checked before each call, and re-opened when its websockets have dropped
+(LM Studio quit or restarted, the machine slept).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from lmstudio import AsyncClient
+
+from .errors import LMStudioUnavailableError
+from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
+
+__all__ = ["DEFAULT_HOST", "LMStudioSession"]
+
+logger = logging.getLogger(__name__)
+
+#: Where LM Studio's optional HTTP server listens by default, tried when discovery finds nothing.
+DEFAULT_HOST = "localhost:1234"
+_CONNECT_TIMEOUT_S = 10.0
+_CLOSE_TIMEOUT_S = 1.5
+# The namespaces the server uses; the SDK opens all five, and any one dropping means the link is gone.
+_NAMESPACES = ("llm", "system", "files")
+
+
+def _is_connected(client: AsyncClient) -> bool:
+    # The SDK exposes no liveness flag: a namespace whose websocket task ended has cleared its socket.
+    sessions = getattr(client, "_sessions", {})
+    for namespace in _NAMESPACES:
+        websocket = getattr(sessions.get(namespace), "_lmsws", None)
+        handler = getattr(websocket, "_ws_handler", None)
+        if handler is None or getattr(handler, "_ws", None) is None:
+            return False
+    return True
+
+
+class LMStudioSession:
+    """Hands out the `AsyncLMStudio` model layer over one shared, self-healing `AsyncClient`."""
+
+    def __init__(self, *, host: str | None = None, model: str | None = None, timeout: float | None = None) -> None:
+        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds."""
+        self.configured_host = host
+        self.default_model = model
+        self.timeout = timeout
+        self.connects = 0
+        self._model: AsyncLMStudio | None = None
+        self._lock = anyio.Lock()
+        self._closed = False
+
+    @property
+    def api_host(self) -> str:
+        """Where LM Studio is (or is looked for), for messages."""
+        if self._model is not None:
+            return self._model.client.api_host
+        return self.configured_host or f"any local LM Studio port or {DEFAULT_HOST}"
+
+    async def model(self) -> AsyncLMStudio:
+        """The model layer over a connected client, connecting or reconnecting first if needed.
+
+        Raises:
+            LMStudioUnavailableError: LM Studio is not reachable; the message names the address and the fix.
+        """
+        current = self._model
+        if current is not None and _is_connected(current.client):
+            return current
+        async with self._lock:
+            if self._model is not None and _is_connected(self._model.client):
+                return self._model
+            if self._closed:
+                raise LMStudioUnavailableError("The LM Studio session is closed: the server is shutting down.")
+            await self._discard()
+            self._model = await self._connect()
+            return self._model
+
+    async def close(self) -> None:
+        """Close the client (bounded, and shielded so shutdown cannot skip it)."""
+        self._closed = True
+        await self._discard()
+
+    async def _discard(self) -> None:
+        stale, self._model = self._model, None
+        if stale is None:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
+            try:
+                await stale.client.aclose()
+            except CONNECT_ERRORS:
+                logger.debug("Closing a dropped LM Studio client failed", exc_info=True)
+
+    async def _connect(self) -> AsyncLMStudio:
+        host = self.configured_host or await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
+        client = AsyncClient(host)
+        # Shielded: a cancelled tool call must not leave a half-entered client behind.
+        with anyio.CancelScope(shield=True):
+            try:
+                with anyio.fail_after(_CONNECT_TIMEOUT_S):
+                    await client.__aenter__()
+            except (*CONNECT_ERRORS, TimeoutError) as exc:
+                with anyio.move_on_after(_CLOSE_TIMEOUT_S):
+                    await client.aclose()
+                raise unreachable_error(host, exc) from None
+        self.connects += 1
+        logger.info("Connected to LM Studio at %s", host)
+        return AsyncLMStudio(client, self.default_model, timeout=self.timeout)

@@ -1,0 +1,27 @@
+"""`Settings`: the server's configuration, resolved once at the edge (flag, then env var, then default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["LOG_LEVELS", "Settings"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[LogLevel, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything `create_server` and the CLI need to know."""
+
+    host: str | None = None
+    """LM Studio's `HOST:PORT`; None discovers a local LM Studio, then tries localhost:1234."""
+    model: str | None = None
+    """Default model key; None uses whatever model LM Studio has loaded."""
+    timeout: float = 300.0
+    """Per-call time limit in seconds; on expiry the prediction is cancelled in LM Studio."""
+    log_level: LogLevel = "INFO"
+    transport: Literal["stdio", "http"] = "stdio"
+    port: int = 8000
+    bind: str = "127.0.0.1"
