@@ -17,6 +17,7 @@ from typing import cast
 import anyio
 
 from . import __version__
+from .session import LMStudioSession
 from .settings import LOG_LEVELS, LogLevel, Settings
 
 __all__ = ["configure_logging", "main", "parse_settings"]
@@ -92,17 +93,25 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def configure_logging(level: LogLevel) -> None:
-    """Log to stderr only; the SDKs' per-connection chatter shows only at DEBUG."""
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Log to stderr only. Below DEBUG, other libraries (the lmstudio SDK logs every websocket event at
+    INFO under its class names) show only their warnings."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if level != "DEBUG":
-        for chatty in ("lmstudio", "httpx", "httpcore", "websockets", "mcp_lmstudio.testing"):
-            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        handler.addFilter(_ours_or_warnings)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _ours_or_warnings(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.name.startswith(("mcp_lmstudio", "mcp."))
 
 
 def _serve_until_signalled(settings: Settings) -> None:
     from .server import create_server
+    from .session import LMStudioSession
 
-    server = create_server(settings)
+    session = LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+    server = create_server(settings, session=session)
     if settings.transport == "http":
 
         async def serve() -> None:
@@ -115,22 +124,35 @@ def _serve_until_signalled(settings: Settings) -> None:
                 "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
             )
         serve = server.run_stdio_async
-    anyio.run(_run_until_signal, serve)
-    # The stdio transport's stdin reader is a blocked worker thread; exiting now ends the process promptly.
+    anyio.run(_run_until_signal, serve, session)
+    _exit_now()
+
+
+#: After SIGTERM/SIGINT, how long in-flight calls and the LM Studio session get to close.
+SHUTDOWN_GRACE_S = 1.5
+
+
+def _exit_now() -> None:
+    # The stdio transport reads stdin in a worker thread that nothing can interrupt; once the session is
+    # closed there is nothing left to clean up, so leave without waiting for it.
     sys.stderr.flush()
     os._exit(0)
 
 
-async def _run_until_signal(serve: Callable[[], Awaitable[None]]) -> None:
+async def _run_until_signal(serve: Callable[[], Awaitable[None]], session: LMStudioSession) -> None:
     async with anyio.create_task_group() as tg:
+        serving = anyio.CancelScope()
 
         async def stop_on_signal() -> None:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
                     logging.getLogger(__name__).info("Received %s; shutting down", signal.Signals(signum).name)
-                    tg.cancel_scope.cancel()
-                    return
+                    serving.cancel()  # cancels in-flight calls (and their predictions), then closes the session
+                    with anyio.move_on_after(SHUTDOWN_GRACE_S):
+                        await session.wait_closed()
+                    _exit_now()
 
         tg.start_soon(stop_on_signal)
-        await serve()
+        with serving:
+            await serve()
         tg.cancel_scope.cancel()

@@ -50,6 +50,7 @@ class LMStudioSession:
         self._model: AsyncLMStudio | None = None
         self._lock = anyio.Lock()
         self._closed = False
+        self._closed_event = anyio.Event()
 
     @property
     def api_host(self) -> str:
@@ -80,6 +81,11 @@ class LMStudioSession:
         """Close the client (bounded, and shielded so shutdown cannot skip it)."""
         self._closed = True
         await self._discard()
+        self._closed_event.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until `close()` has finished."""
+        await self._closed_event.wait()
 
     async def _discard(self) -> None:
         stale, self._model = self._model, None

@@ -1,0 +1,92 @@
+"""The command line: flags over env vars over defaults, help text, version, and the demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mcp_lmstudio import __version__
+from mcp_lmstudio.cli import parse_settings
+from mcp_lmstudio.settings import Settings
+
+
+def test_defaults_apply_without_flags_or_env() -> None:
+    assert parse_settings([], {}) == ("serve", Settings())
+
+
+def test_env_vars_configure_the_server() -> None:
+    env = {
+        "LMSTUDIO_HOST": "10.0.0.5:1234",
+        "LMSTUDIO_MODEL": "qwen3-8b",
+        "MCP_LMSTUDIO_TIMEOUT": "45",
+        "MCP_LMSTUDIO_LOG_LEVEL": "debug",
+    }
+    _, settings = parse_settings([], env)
+    assert (settings.host, settings.model, settings.timeout, settings.log_level) == (
+        "10.0.0.5:1234",
+        "qwen3-8b",
+        45.0,
+        "DEBUG",
+    )
+
+
+def test_flags_win_over_env_vars() -> None:
+    env = {"LMSTUDIO_HOST": "env:1", "LMSTUDIO_MODEL": "env-model", "MCP_LMSTUDIO_TIMEOUT": "45"}
+    argv = ["--host", "flag:2", "--model", "flag-model", "--timeout", "9", "--log-level", "warning"]
+    _, settings = parse_settings(argv, env)
+    assert (settings.host, settings.model, settings.timeout, settings.log_level) == (
+        "flag:2",
+        "flag-model",
+        9.0,
+        "WARNING",
+    )
+
+
+def test_http_transport_flags() -> None:
+    command, settings = parse_settings(["serve", "--transport", "http", "--port", "9001"], {})
+    assert (command, settings.transport, settings.port, settings.bind) == ("serve", "http", 9001, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--timeout", "0"], {}, "the timeout must be a positive number of seconds"),
+        (["--timeout", "-5"], {}, "the timeout must be a positive number of seconds"),
+        ([], {"MCP_LMSTUDIO_TIMEOUT": "soon"}, "MCP_LMSTUDIO_TIMEOUT='soon' is not a number of seconds"),
+        ([], {"MCP_LMSTUDIO_LOG_LEVEL": "loud"}, "MCP_LMSTUDIO_LOG_LEVEL='LOUD' is not one of"),
+    ],
+)
+def test_bad_settings_are_reported_by_the_parser(
+    argv: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_settings(argv, env)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_names_every_env_var() -> None:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "mcp_lmstudio", "--help"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    for name in ("LMSTUDIO_HOST", "LMSTUDIO_MODEL", "MCP_LMSTUDIO_TIMEOUT", "MCP_LMSTUDIO_LOG_LEVEL"):
+        assert name in help_text
+
+
+def test_version_is_printed() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mcp_lmstudio", "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == f"mcp-lmstudio {__version__}"
+
+
+def test_the_demo_drives_every_tool_on_the_emulator() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_lmstudio", "demo"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for heading in ("== tools/list", "== list_models", "== generate", "== generate_stream", "== structured_generate"):
+        assert heading in result.stdout
+    assert "Demo finished: all tools answered." in result.stdout

@@ -1,0 +1,112 @@
+"""The server as a stdio subprocess: the real `mcp` client, raw JSON-RPC, stdout purity and shutdown."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import TextContent
+
+from mcp_lmstudio.testing import LMStudioEmulator
+from tests.stdio_support import assert_only_json_rpc, raw_stdio_server, server_params
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_real_client_lists_and_calls_every_tool_over_stdio(emulator: LMStudioEmulator) -> None:
+    streamed: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if progress >= 1 and message:
+            streamed.append(message)
+
+    emulator.token_delay = 0.03
+    with anyio.fail_after(30):
+        async with Client(server_params(emulator.api_host)) as client:
+            assert sorted(tool.name for tool in (await client.list_tools()).tools) == [
+                "generate", "generate_stream", "list_models", "structured_generate",
+            ]  # fmt: skip
+            models = await client.call_tool("list_models", {})
+            answer = await client.call_tool("generate", {"prompt": "over stdio"})
+            stream = await client.call_tool(
+                "generate_stream", {"prompt": "one two three"}, progress_callback=on_progress
+            )
+            structured = await client.call_tool(
+                "structured_generate",
+                {"prompt": "x", "json_schema": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+            )
+    assert models.structured_content is not None and len(models.structured_content["models"]) == 3
+    assert answer.content == [TextContent(type="text", text="You said: over stdio")]
+    assert structured.structured_content == {"n": 0}
+    assert stream.structured_content is not None
+    assert stream.structured_content["text"] == "You said: one two three"
+    assert len(streamed) > 1  # the text arrived in pieces while it was generated
+    assert emulator.connections["llm"] == 1
+
+
+async def test_a_whole_session_writes_only_json_rpc_to_stdout(emulator: LMStudioEmulator) -> None:
+    with anyio.fail_after(30):
+        async with raw_stdio_server(emulator.api_host, "--log-level", "DEBUG") as server:
+            init = await server.initialize()
+            assert init["result"]["serverInfo"]["name"] == "mcp-lmstudio"
+            await server.request("tools/list")
+            await server.call_tool("generate", {"prompt": "hello"})
+            await server.call_tool("generate", {"prompt": "x", "model": "nope"})
+            await server.call_tool("generate", {"prompt": "x", "temperature": -3})
+            await server.call_tool("structured_generate", {"prompt": "x", "regex": "a+"})
+            await server.call_tool("no_such_tool", {})
+            await emulator.restart()  # the SDK logs websocket failures: they must go to stderr
+            await server.call_tool("generate", {"prompt": "after restart"})
+            await server.close_stdin()
+            status = await server.drain_until_exit()
+    assert status == 0
+    assert len(server.responses) == 8
+    assert_only_json_rpc(server.stdout_lines)
+
+
+@pytest.mark.parametrize("ending", ["eof", "sigterm", "sigint"])
+async def test_shutdown_is_clean_and_prompt(emulator: LMStudioEmulator, ending: str) -> None:
+    async with raw_stdio_server(emulator.api_host) as server:
+        with anyio.fail_after(30):
+            await server.initialize()
+            response = await server.call_tool("generate", {"prompt": "warm up"})
+            assert response["result"]["isError"] is False
+            assert emulator.open_sockets == 5
+        started = time.monotonic()
+        if ending == "eof":
+            await server.close_stdin()
+        else:
+            server.signal(signal.SIGTERM if ending == "sigterm" else signal.SIGINT)
+        with anyio.fail_after(10):
+            status = await server.drain_until_exit()
+        elapsed = time.monotonic() - started
+        with anyio.fail_after(5):
+            await emulator.wait_for(lambda: emulator.open_sockets == 0)
+    assert status == 0
+    assert elapsed < 2.0
+    assert_only_json_rpc(server.stdout_lines)
+
+
+async def test_shutdown_cancels_a_prediction_in_flight(emulator: LMStudioEmulator) -> None:
+    emulator.reply = " ".join(["long"] * 2000)
+    emulator.token_delay = 0.01
+    async with raw_stdio_server(emulator.api_host) as server:
+        with anyio.fail_after(30):
+            await server.initialize()
+            await server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 99,
+                    "method": "tools/call",
+                    "params": {"name": "generate", "arguments": {"prompt": "go"}},
+                }
+            )
+            await emulator.wait_for(lambda: bool(emulator.predictions) and emulator.predictions[0].fragments > 2)
+            server.signal(signal.SIGTERM)
+            assert await server.drain_until_exit() == 0
+            await emulator.wait_for(lambda: emulator.predictions[0].finished)
+    assert emulator.predictions[0].cancelled
+    assert emulator.predictions[0].fragments < 2000
