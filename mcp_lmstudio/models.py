@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
@@ -43,6 +43,7 @@ __all__ = [
     "GenerationResult",
     "GenerationStats",
     "LMStudio",
+    "LoadProgress",
     "ModelDescription",
     "PromptProgress",
     "StreamEvent",
@@ -78,6 +79,14 @@ class GenerationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadProgress:
+    """LM Studio is loading `model` just in time; `fraction` (0.0 to 1.0) of it is done."""
+
+    model: str
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
 class PromptProgress:
     """LM Studio's prompt processing progressed to `fraction` (0.0 to 1.0)."""
 
@@ -93,7 +102,7 @@ class TextFragment:
     tokens: int
 
 
-StreamEvent: TypeAlias = PromptProgress | TextFragment | GenerationResult
+StreamEvent: TypeAlias = LoadProgress | PromptProgress | TextFragment | GenerationResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,7 +412,9 @@ class AsyncLMStudio:
                 handles[image] = await self.client.files.prepare_image(image.to_bytes(), image.filename)
         return self.type_adapter.format_input(model_input, upload_image=handles.__getitem__)
 
-    async def _resolve(self, model: str | None) -> lmstudio.AsyncLLM:
+    async def _resolve(
+        self, model: str | None, on_load_progress: Callable[[float], object] | None = None
+    ) -> lmstudio.AsyncLLM:
         key = model or self.model_name
         handle = self._handles.get(key)
         if handle is not None:
@@ -417,9 +428,33 @@ class AsyncLMStudio:
             loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
             downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
             _check_known_model(key, loaded_ids, downloaded)
-            handle = await self.client.llm.model(key)
+            handle = await self.client.llm.model(key, on_load_progress=on_load_progress)
         self._handles[key] = handle
         return handle
+
+    async def _resolve_reporting_load(
+        self, model: str | None, deadline: float | None
+    ) -> AsyncGenerator[LoadProgress | lmstudio.AsyncLLM, None]:
+        """Yield load progress while LM Studio loads the model just in time, then the model handle."""
+        cached = self._handles.get(model or self.model_name)
+        if cached is not None:
+            yield cached
+            return
+        fractions: asyncio.Queue[float | None] = asyncio.Queue()
+        resolving = asyncio.ensure_future(self._resolve(model, fractions.put_nowait))
+        resolving.add_done_callback(lambda _task: fractions.put_nowait(None))
+        try:
+            while True:
+                with _time_limit(deadline):
+                    fraction = await fractions.get()
+                if fraction is None:
+                    break
+                yield LoadProgress(str(model or self.model_name), fraction)
+            yield await resolving
+        finally:
+            if not resolving.done():
+                resolving.cancel()
+                await asyncio.wait({resolving})
 
     async def _predict_resolving(
         self,
@@ -431,8 +466,14 @@ class AsyncLMStudio:
     ) -> AsyncGenerator[StreamEvent, None]:
         # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
         for attempt in (1, 2):
-            with _time_limit(deadline):
-                llm = await self._resolve(model)
+            llm: lmstudio.AsyncLLM | None = None
+            async with contextlib.aclosing(self._resolve_reporting_load(model, deadline)) as steps:
+                async for step in steps:
+                    if isinstance(step, LoadProgress):
+                        yield step
+                    else:
+                        llm = step
+            assert llm is not None
             started = False
             try:
                 async with contextlib.aclosing(_predict(llm, history, response_format, config, deadline)) as events:

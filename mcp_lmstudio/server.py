@@ -11,20 +11,22 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
 from .errors import InvalidInputError, McpLmStudioError, StructuredOutputError
-from .models import GenerationResult, PromptProgress, TextFragment
+from .models import GenerationResult, LoadProgress, PromptProgress, TextFragment
 from .session import LMStudioSession
 from .settings import Settings
 from .types import Chat, Image, JsonSchema
@@ -180,10 +182,10 @@ def _image(data: str, mime_type: str) -> Image:
 
 def _content(message: Message, index: int) -> str | list[str | Image]:
     if isinstance(message.content, str):
-        return message.content
+        return _check_text(message.content, f"Message {index}")
     if message.role != "user" and any(isinstance(part, ImagePart) for part in message.content):
         raise InvalidInputError(f"Message {index} ({message.role}) has an image part; only user messages may.")
-    text = "\n".join(part.text for part in message.content if isinstance(part, TextPart))
+    text = "\n".join(_check_text(p.text, f"Message {index}") for p in message.content if isinstance(p, TextPart))
     images: list[str | Image] = [_image(p.data, p.mimeType) for p in message.content if isinstance(p, ImagePart)]
     return [text, *images] if images else text
 
@@ -208,8 +210,20 @@ def _model_input(
     assert prompt is not None
     if not prompt.strip():
         raise InvalidInputError("`prompt` is empty. Pass the text you want the model to answer.")
+    _check_text(prompt, "`prompt`")
     _check_size(len(prompt))
     return [prompt, *(_image(image.data, image.mimeType) for image in images)] if images else prompt
+
+
+def _check_text(text: str, where: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} contains an unpaired UTF-16 surrogate {text[exc.start]!r} at position {exc.start}, which is "
+            "not valid Unicode. Send well-formed text."
+        ) from None
+    return text
 
 
 def _check_size(chars: int) -> None:
@@ -237,6 +251,8 @@ def _sampling_config(
         "repeatPenalty": repeat_penalty,
         "stopStrings": stop,
     }
+    for stop_string in stop or []:
+        _check_text(stop_string, "A stop string")
     return {key: value for key, value in settings.items() if value is not None}
 
 
@@ -294,10 +310,14 @@ class _ProgressReporter:
         self.last_progress = -1.0
         self.tokens = 0
 
-    async def on_event(self, event: PromptProgress | TextFragment) -> None:
+    async def on_event(self, event: LoadProgress | PromptProgress | TextFragment) -> None:
+        # Loading maps to [0, 0.49] and prompt processing to [0.5, 0.99], so that token counts (1, 2, ...)
+        # keep the whole sequence strictly increasing.
+        if isinstance(event, LoadProgress):
+            await self._send(_clamp(event.fraction) * 0.49, f"Loading model {event.model}: {event.fraction:.0%}")
+            return
         if isinstance(event, PromptProgress):
-            # Kept below 1 so that token counts (1, 2, ...) keep the sequence strictly increasing.
-            await self._send(min(event.fraction, 1.0) * 0.99, f"Processing prompt: {event.fraction:.0%}")
+            await self._send(0.5 + _clamp(event.fraction) * 0.49, f"Processing prompt: {event.fraction:.0%}")
             return
         self.tokens = event.tokens
         if self.stream_text and not event.reasoning:
@@ -320,6 +340,10 @@ class _ProgressReporter:
         self.last_progress = progress
         self.last_sent = time.monotonic()
         await self.ctx.report_progress(progress, None, message)
+
+
+def _clamp(fraction: float) -> float:
+    return min(max(fraction, 0.0), 1.0)
 
 
 # -- tools --------------------------------------------------------------------------------------------------
@@ -386,26 +410,35 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         finally:
             await owned.close()
 
-    server: MCPServer[AppState] = MCPServer(
+    # Read-only and closed-world: tools only read from the local LM Studio; nothing else is touched.
+    generating = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False)
+    listing = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False, idempotent_hint=True)
+    tools = [
+        _strict_tool(generate, "Generate with a local LM Studio model", GENERATE_DESCRIPTION, generating),
+        _strict_tool(generate_stream, "Generate with streamed progress", GENERATE_STREAM_DESCRIPTION, generating),
+        _strict_tool(structured_generate, "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating),
+        _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
+    ]
+    return MCPServer(
         "mcp-lmstudio",
         title="LM Studio",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        tools=tools,
     )
-    # Read-only and closed-world: tools only read from the local LM Studio; nothing else is touched.
-    generating = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False)
-    listing = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False, idempotent_hint=True)
-    server.tool("generate", "Generate with a local LM Studio model", GENERATE_DESCRIPTION, generating)(generate)
-    server.tool("generate_stream", "Generate with streamed progress", GENERATE_STREAM_DESCRIPTION, generating)(
-        generate_stream
-    )
-    server.tool("structured_generate", "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating)(
-        structured_generate
-    )
-    server.tool("list_models", "List LM Studio models", LIST_MODELS_DESCRIPTION, listing)(list_models)
-    return server
+
+
+def _strict_tool(fn: Callable[..., Any], title: str, description: str, annotations: ToolAnnotations) -> Tool:
+    """A tool whose arguments model refuses unknown fields (a typo must not be silently ignored)."""
+    tool = Tool.from_function(fn, name=fn.__name__, title=title, description=description, annotations=annotations)
+    loose = tool.fn_metadata.arg_model
+    config = ConfigDict(**loose.model_config, extra="forbid")
+    strict = cast(type[ArgModelBase], type(loose.__name__, (loose,), {"model_config": config}))
+    tool.fn_metadata.arg_model = strict
+    tool.parameters = strict.model_json_schema(by_alias=True)
+    return tool
 
 
 async def generate(
@@ -531,6 +564,7 @@ def _structured_schema(json_schema: dict[str, Any] | str | None, regex: str | No
         )
     if json_schema is None:
         raise InvalidInputError("Give `json_schema`: the JSON schema the answer must satisfy.")
+    _check_text(json.dumps(json_schema, ensure_ascii=False), "`json_schema`")
     return JsonSchema(json_schema)
 
 

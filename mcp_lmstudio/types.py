@@ -221,8 +221,36 @@ def _schema_from_string(text: str) -> dict[str, Any]:
     return parsed
 
 
+#: Limits on schemas, so that a pathological one is refused here rather than choking LM Studio's grammar.
+MAX_SCHEMA_CHARS = 256 * 1024
+MAX_SCHEMA_DEPTH = 48
+
+
+def _depth(value: Any) -> int:
+    deepest, level, frontier = 0, 0, [value]
+    while frontier:
+        level += 1
+        deepest = level
+        if level > MAX_SCHEMA_DEPTH:
+            return level
+        frontier = [
+            child
+            for node in frontier
+            for child in (node.values() if isinstance(node, dict) else node if isinstance(node, list) else ())
+            if isinstance(child, dict | list)
+        ]
+    return deepest
+
+
 def check_schema(schema: dict[str, Any]) -> None:
-    """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft."""
+    """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft, within limits."""
+    size = len(json.dumps(schema))
+    if size > MAX_SCHEMA_CHARS:
+        raise InvalidInputError(
+            f"The JSON schema is {size:,} characters, over the {MAX_SCHEMA_CHARS:,} limit. Simplify it."
+        )
+    if _depth(schema) > MAX_SCHEMA_DEPTH:
+        raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
