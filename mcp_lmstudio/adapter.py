@@ -102,8 +102,16 @@ class LMStudioTypeAdapter:
             system_prompt = _text_content(messages[0], 0)
             messages = messages[1:]
         chat = lmstudio.Chat(system_prompt)
+        previous_role = None
         for offset, message in enumerate(messages, start=1 if system_prompt is not None else 0):
+            role = _role_of(message, offset)
+            if role == previous_role == "assistant":
+                raise ValueError(
+                    f"Messages {offset - 1} and {offset} are both assistant turns, which LM Studio does not accept. "
+                    "Merge them into one assistant message."
+                )
             self._add_message(chat, message, offset, upload_image)
+            previous_role = role
         return chat
 
     def _add_message(

@@ -106,7 +106,12 @@ Messages = Annotated[
 ]
 ModelKey = Annotated[
     str | None,
-    Field(description="LM Studio model key from list_models. Default: the configured or loaded model.", default=None),
+    Field(
+        min_length=1,
+        max_length=512,
+        description="LM Studio model key from list_models. Default: the configured or loaded model.",
+        default=None,
+    ),
 ]
 Temperature = Annotated[float | None, Field(ge=0, le=5, description="Sampling temperature (0 = greedy).", default=None)]
 MaxTokens = Annotated[int | None, Field(ge=1, le=1_000_000, description="Cap on generated tokens.", default=None)]

@@ -4,7 +4,10 @@ from collections.abc import AsyncIterator
 
 import lmstudio
 import pytest
+from mcp import Client
 
+from mcp_lmstudio.server import create_server
+from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 
 
@@ -23,3 +26,16 @@ async def emulator() -> AsyncIterator[LMStudioEmulator]:
 async def client(emulator: LMStudioEmulator) -> AsyncIterator[lmstudio.AsyncClient]:
     async with lmstudio.AsyncClient(emulator.api_host) as sdk_client:
         yield sdk_client
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The in-memory client's protocol mode: 2026-07-28 (`auto`) or the 2025-11-25 handshake (`legacy`)."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def mcp_client(emulator: LMStudioEmulator, mode: str) -> AsyncIterator[Client]:
+    server = create_server(Settings(host=emulator.api_host, timeout=10))
+    async with Client(server, mode=mode) as mcp:  # type: ignore[arg-type]
+        yield mcp

@@ -7,6 +7,8 @@ import socket
 import struct
 import zlib
 
+from mcp.types import CallToolResult, TextContent
+
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -40,3 +42,8 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text blocks of a tool result, joined."""
+    return "".join(block.text for block in result.content if isinstance(block, TextContent))

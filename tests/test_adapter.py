@@ -84,6 +84,11 @@ def test_format_input_builds_the_lmstudio_chat(model_input: object, expected: li
         (Chat([{"role": "assistant", "content": ["x", IMAGE]}]), ValueError, "Invalid content type list"),
         (Chat([{"role": "user", "content": ["x", "y"]}]), ValueError, "All assets provided must be of type Image"),
         (Chat([]), ValueError, "The chat has no messages"),
+        (
+            Chat([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]),
+            ValueError,
+            "Messages 0 and 1 are both assistant turns",
+        ),
         (Chat(["not a dict"]), ValueError, "Message 0 must be a dict"),  # type: ignore[list-item]
     ],
 )

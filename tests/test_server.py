@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
 
 from mcp_lmstudio.server import STREAM_INTERVAL_S, create_server
 from mcp_lmstudio.session import LMStudioSession
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
-from tests.support import PNG_B64, PNG_BYTES, closed_port
+from tests.support import PNG_B64, PNG_BYTES, closed_port, text_of
 
 pytestmark = pytest.mark.anyio
 
 TOOLS = ["generate", "generate_stream", "structured_generate", "list_models"]
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-async def mcp_client(emulator: LMStudioEmulator, mode: str) -> AsyncIterator[Client]:
-    server = create_server(Settings(host=emulator.api_host, timeout=10))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
-        yield client
-
-
-def text_of(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 class ProgressLog:

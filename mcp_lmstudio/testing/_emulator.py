@@ -184,7 +184,7 @@ class LMStudioEmulator:
     with `reply` (a string, a `Reply`, or a function of the `PredictionRecord`), slow it down with
     `token_delay` / `prompt_processing_delay` / `load_delay`, and inspect what it received in
     `connections`, `predictions`, `uploads` and `rpc_calls`. Faults: `stop()` / `start()` (same port),
-    `drop_connections()`, `send_malformed_frame()`, `hang_predictions`, `reject_auth`.
+    `drop_connections()`, `send_malformed_frame()`, `hang_predictions`, `reject_auth`, `unknown_packets`.
     """
 
     def __init__(
@@ -208,6 +208,7 @@ class LMStudioEmulator:
         self.load_delay = load_delay
         self.hang_predictions = False
         self.reject_auth = False
+        self.unknown_packets = False
         self.connections: Counter[str] = Counter()
         self.predictions: list[PredictionRecord] = []
         self.uploads: list[UploadRecord] = []
@@ -502,6 +503,8 @@ class _Prediction:
 
     async def run(self) -> None:
         started = time.perf_counter()
+        if self.emulator.unknown_packets:  # the SDK warns about each one and carries on
+            await self.channel.send({"type": "emulatorUnknownPacket", "note": "not part of the protocol"})
         stop_reason = await self._process_prompt()
         if stop_reason is None and self.emulator.hang_predictions:
             await self.channel.cancelled.wait()
