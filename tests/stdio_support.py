@@ -68,6 +68,10 @@ class RawStdioSession:
             self._buffer = b""
         return await self.process.wait()
 
+    async def read_message(self) -> None:
+        """Read one message from stdout (a response or a notification)."""
+        await self._read_line()
+
     async def _read_line(self) -> None:
         assert self.process.stdout is not None
         while b"\n" not in self._buffer:

@@ -48,6 +48,7 @@ async def test_the_real_client_lists_and_calls_every_tool_over_stdio(emulator: L
 
 
 async def test_a_whole_session_writes_only_json_rpc_to_stdout(emulator: LMStudioEmulator) -> None:
+    emulator.unknown_packets = True  # the lmstudio SDK warns (warnings.warn) about each one
     with anyio.fail_after(30):
         async with raw_stdio_server(emulator.api_host, "--log-level", "DEBUG") as server:
             init = await server.initialize()
@@ -60,10 +61,19 @@ async def test_a_whole_session_writes_only_json_rpc_to_stdout(emulator: LMStudio
             await server.call_tool("no_such_tool", {})
             await emulator.restart()  # the SDK logs websocket failures: they must go to stderr
             await server.call_tool("generate", {"prompt": "after restart"})
+            emulator.reply, emulator.token_delay = " ".join(["w"] * 500), 0.01
+            await server.send(
+                {"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "generate", "arguments": {"prompt": "drop"}}}
+            )
+            await emulator.wait_for(lambda: emulator.predictions[-1].fragments > 3)
+            await emulator.drop_connections()
+            while 50 not in server.responses:
+                await server.read_message()
             await server.close_stdin()
             status = await server.drain_until_exit()
     assert status == 0
-    assert len(server.responses) == 8
+    assert len(server.responses) == 9
+    assert server.responses[50]["result"]["isError"] is True
     assert_only_json_rpc(server.stdout_lines)
 
 
@@ -90,7 +100,8 @@ async def test_shutdown_is_clean_and_prompt(emulator: LMStudioEmulator, ending: 
     assert_only_json_rpc(server.stdout_lines)
 
 
-async def test_shutdown_cancels_a_prediction_in_flight(emulator: LMStudioEmulator) -> None:
+@pytest.mark.parametrize("ending", ["eof", "sigterm", "sigint"])
+async def test_shutdown_cancels_a_prediction_in_flight(emulator: LMStudioEmulator, ending: str) -> None:
     emulator.reply = " ".join(["long"] * 2000)
     emulator.token_delay = 0.01
     async with raw_stdio_server(emulator.api_host) as server:
@@ -105,8 +116,13 @@ async def test_shutdown_cancels_a_prediction_in_flight(emulator: LMStudioEmulato
                 }
             )
             await emulator.wait_for(lambda: bool(emulator.predictions) and emulator.predictions[0].fragments > 2)
-            server.signal(signal.SIGTERM)
+            started = time.monotonic()
+            if ending == "eof":
+                await server.close_stdin()
+            else:
+                server.signal(signal.SIGTERM if ending == "sigterm" else signal.SIGINT)
             assert await server.drain_until_exit() == 0
+            assert time.monotonic() - started < 2.0
             await emulator.wait_for(lambda: emulator.predictions[0].finished)
     assert emulator.predictions[0].cancelled
     assert emulator.predictions[0].fragments < 2000

@@ -183,7 +183,8 @@ class LMStudioEmulator:
     Use it as `async with LMStudioEmulator() as lms:` and point the SDK at `lms.api_host`. Script replies
     with `reply` (a string, a `Reply`, or a function of the `PredictionRecord`), slow it down with
     `token_delay` / `prompt_processing_delay` / `load_delay`, and inspect what it received in
-    `connections`, `predictions`, `uploads` and `rpc_calls`. Faults: `stop()` / `start()` (same port),
+    `connections`, `predictions` (the newest `max_records` if set), `uploads` and `rpc_calls`, plus
+    `total_predictions`, `running_count` and `peak_concurrent_predictions`. Faults: `stop()` / `start()` (same port),
     `drop_connections()`, `send_malformed_frame()`, `hang_predictions`, `reject_auth`, `unknown_packets`.
     """
 
@@ -197,6 +198,7 @@ class LMStudioEmulator:
         token_delay: float = 0.0,
         prompt_processing_delay: float = 0.0,
         load_delay: float = 0.0,
+        max_records: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -211,6 +213,10 @@ class LMStudioEmulator:
         self.unknown_packets = False
         self.connections: Counter[str] = Counter()
         self.predictions: list[PredictionRecord] = []
+        self.max_records = max_records
+        self.total_predictions = 0
+        self.peak_concurrent_predictions = 0
+        self._running_count = 0
         self.uploads: list[UploadRecord] = []
         self.rpc_calls: list[tuple[str, str]] = []
         self._server: Server | None = None
@@ -308,6 +314,11 @@ class LMStudioEmulator:
     def running_predictions(self) -> list[PredictionRecord]:
         """Predictions that have not ended."""
         return [record for record in self.predictions if not record.finished]
+
+    @property
+    def running_count(self) -> int:
+        """How many predictions are running now (counted, so cheap even with `max_records`)."""
+        return self._running_count
 
     @property
     def open_sockets(self) -> int:
@@ -466,14 +477,25 @@ class LMStudioEmulator:
             config=config,
             structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
         )
-        self.predictions.append(record)
-        self._changed()
+        self._record(record)
+        self._running_count += 1
+        self.peak_concurrent_predictions = max(self.peak_concurrent_predictions, self._running_count)
         try:
             await _Prediction(self, channel, model, record).run()
         finally:
+            self._running_count -= 1
             if record.stop_reason is None:  # the socket went away mid-prediction
                 record.stop_reason = "connectionLost"
             self._changed()
+
+    def _record(self, record: PredictionRecord) -> None:
+        self.predictions.append(record)
+        self.total_predictions += 1
+        if self.max_records is not None and len(self.predictions) > self.max_records:
+            # Soak runs keep only the newest records; a running one is never dropped.
+            older, newest = self.predictions[: -self.max_records], self.predictions[-self.max_records :]
+            self.predictions = [r for r in older if not r.finished] + newest
+        self._changed()
 
     def reply_for(self, record: PredictionRecord) -> Reply:
         """The reply the emulator gives to `record` under the current script."""
