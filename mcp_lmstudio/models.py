@@ -17,8 +17,7 @@ import contextlib
 import math
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias, cast
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -35,6 +34,15 @@ from .errors import (
     McpLmStudioError,
     ModelNotFoundError,
     NoModelLoadedError,
+)
+from .results import (
+    GenerationResult,
+    GenerationStats,
+    LoadProgress,
+    ModelDescription,
+    PromptProgress,
+    StreamEvent,
+    TextFragment,
 )
 from .types import Chat, Image
 
@@ -55,65 +63,6 @@ __all__ = [
 CANCEL_GRACE_S = 1.0
 
 _NOT_FOUND = lmstudio.LMStudioModelNotFoundError
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GenerationStats:
-    """What LM Studio measured for one prediction."""
-
-    prompt_tokens: int
-    predicted_tokens: int
-    tokens_per_second: float
-    time_to_first_token_s: float | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GenerationResult:
-    """A finished generation: the answer, any reasoning (kept apart), the model and the stop reason."""
-
-    text: str
-    reasoning: str
-    model: str
-    stop_reason: str
-    stats: GenerationStats
-
-
-@dataclass(frozen=True, slots=True)
-class LoadProgress:
-    """LM Studio is loading `model` just in time; `fraction` (0.0 to 1.0) of it is done."""
-
-    model: str
-    fraction: float
-
-
-@dataclass(frozen=True, slots=True)
-class PromptProgress:
-    """LM Studio's prompt processing progressed to `fraction` (0.0 to 1.0)."""
-
-    fraction: float
-
-
-@dataclass(frozen=True, slots=True)
-class TextFragment:
-    """New generated text; `tokens` counts every token generated so far, reasoning included."""
-
-    text: str
-    reasoning: bool
-    tokens: int
-
-
-StreamEvent: TypeAlias = LoadProgress | PromptProgress | TextFragment | GenerationResult
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelDescription:
-    """One LLM LM Studio knows about."""
-
-    key: str
-    display_name: str
-    loaded: bool
-    context_length: int
-    vision: bool
 
 
 def _result_from(prediction: PredictionResult, model: str, text: str, reasoning: str) -> GenerationResult:

@@ -15,9 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
-from jsonschema import ValidationError
-from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
@@ -26,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
 from .errors import InvalidInputError, McpLmStudioError, StructuredOutputError
-from .models import GenerationResult, LoadProgress, PromptProgress, TextFragment
+from .results import GenerationResult, LoadProgress, PromptProgress, TextFragment
 from .session import LMStudioSession
 from .settings import Settings
 from .types import Chat, Image, JsonSchema
@@ -574,6 +571,9 @@ def _structured_schema(json_schema: dict[str, Any] | str | None, regex: str | No
 
 
 def _parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
+    from jsonschema.exceptions import best_match  # deferred: keeps server start-up fast
+    from jsonschema.validators import validator_for
+
     raw = result.text
     if result.stop_reason in ("maxPredictedTokensReached", "contextLengthReached"):
         raise StructuredOutputError(
@@ -587,7 +587,7 @@ def _parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
         raise StructuredOutputError(
             f"The model's output is not valid JSON ({exc.msg}). Raw output: {raw}", raw
         ) from None
-    error: ValidationError | None = best_match(validator_for(schema)(schema).iter_errors(parsed))
+    error = best_match(validator_for(schema)(schema).iter_errors(parsed))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"
         raise StructuredOutputError(

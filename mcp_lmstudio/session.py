@@ -8,12 +8,14 @@ whether or not LM Studio runs), checked before each call, and re-opened when its
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from lmstudio import AsyncClient
 
 from .errors import LMStudioUnavailableError
-from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
+
+if TYPE_CHECKING:
+    from .models import AsyncLMStudio
 
 __all__ = ["DEFAULT_HOST", "LMStudioSession"]
 
@@ -27,7 +29,7 @@ _CLOSE_TIMEOUT_S = 1.5
 _NAMESPACES = ("llm", "system", "files")
 
 
-def _is_connected(client: AsyncClient) -> bool:
+def _is_connected(client: Any) -> bool:
     # The SDK exposes no liveness flag: a namespace whose websocket task ended has cleared its socket.
     sessions = getattr(client, "_sessions", {})
     for namespace in _NAMESPACES:
@@ -91,6 +93,8 @@ class LMStudioSession:
         stale, self._model = self._model, None
         if stale is None:
             return
+        from .models import CONNECT_ERRORS
+
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
             try:
                 await stale.client.aclose()
@@ -98,6 +102,11 @@ class LMStudioSession:
                 logger.debug("Closing a dropped LM Studio client failed", exc_info=True)
 
     async def _connect(self) -> AsyncLMStudio:
+        # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
+        from lmstudio import AsyncClient
+
+        from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
+
         host = self.configured_host or await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
         client = AsyncClient(host)
         # Shielded: a cancelled tool call must not leave a half-entered client behind.

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import pydantic
-from jsonschema import SchemaError
-from jsonschema.validators import validator_for
 from typing_extensions import is_typeddict
 
 from .errors import InvalidInputError
@@ -251,6 +249,9 @@ def check_schema(schema: dict[str, Any]) -> None:
         )
     if _depth(schema) > MAX_SCHEMA_DEPTH:
         raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
+    from jsonschema import SchemaError  # deferred: keeps server start-up fast
+    from jsonschema.validators import validator_for
+
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:

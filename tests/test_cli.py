@@ -90,3 +90,19 @@ def test_the_demo_drives_every_tool_on_the_emulator() -> None:
     for heading in ("== tools/list", "== list_models", "== generate", "== generate_stream", "== structured_generate"):
         assert heading in result.stdout
     assert "Demo finished: all tools answered." in result.stdout
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    import mcp_lmstudio
+
+    assert all(getattr(mcp_lmstudio, name) is not None for name in mcp_lmstudio.__all__)
+
+
+def test_starting_the_server_does_not_import_the_lmstudio_sdk() -> None:
+    code = (
+        "import sys, mcp_lmstudio.cli, mcp_lmstudio.server;"
+        "mcp_lmstudio.server.create_server(mcp_lmstudio.cli.parse_settings([], {})[1]);"
+        "print(sorted(m for m in ('lmstudio', 'jsonschema', 'websockets') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == "[]"

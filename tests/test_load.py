@@ -81,8 +81,10 @@ async def test_soak_of_sequential_calls_does_not_grow(mode: str) -> None:
             gc.collect()
             after = (rss_bytes(), *open_fds(), len(asyncio.all_tasks()))
     growth_mb = (after[0] - before[0]) / 2**20
-    print(f"soak of {SOAK_CALLS} calls ({mode}): RSS {before[0] / 2**20:.1f} -> {after[0] / 2**20:.1f} MB, "
-          f"fds {before[1]} -> {after[1]}, sockets {before[2]} -> {after[2]}, tasks {before[3]} -> {after[3]}")
+    print(
+        f"soak of {SOAK_CALLS} calls ({mode}): RSS {before[0] / 2**20:.1f} -> {after[0] / 2**20:.1f} MB, "
+        f"fds {before[1]} -> {after[1]}, sockets {before[2]} -> {after[2]}, tasks {before[3]} -> {after[3]}"
+    )
     assert growth_mb < 10
     assert after[1:] <= before[1:]
     assert emulator.total_predictions == SOAK_CALLS + 200

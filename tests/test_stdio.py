@@ -63,7 +63,12 @@ async def test_a_whole_session_writes_only_json_rpc_to_stdout(emulator: LMStudio
             await server.call_tool("generate", {"prompt": "after restart"})
             emulator.reply, emulator.token_delay = " ".join(["w"] * 500), 0.01
             await server.send(
-                {"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "generate", "arguments": {"prompt": "drop"}}}
+                {
+                    "jsonrpc": "2.0",
+                    "id": 50,
+                    "method": "tools/call",
+                    "params": {"name": "generate", "arguments": {"prompt": "drop"}},
+                }
             )
             await emulator.wait_for(lambda: emulator.predictions[-1].fragments > 3)
             await emulator.drop_connections()
