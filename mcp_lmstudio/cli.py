@@ -108,7 +108,7 @@ def _ours_or_warnings(record: logging.LogRecord) -> bool:
 
 def _serve_until_signalled(settings: Settings) -> None:
     from .server import create_server
-    from .session import LMStudioSession
+    from .stdio import can_use_pipes, serve_stdio
 
     session = LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
     server = create_server(settings, session=session)
@@ -123,9 +123,16 @@ def _serve_until_signalled(settings: Settings) -> None:
                 "mcp-lmstudio speaks MCP on stdin/stdout: add it to your MCP client's configuration "
                 "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
             )
-        serve = server.run_stdio_async
-    anyio.run(_run_until_signal, serve, session)
-    _exit_now()
+
+        async def serve() -> None:
+            await serve_stdio(server)
+
+    # The SDK's stdio transport (used when stdin/stdout are not pipes) leaves a worker thread blocked
+    # reading stdin, which only a hard exit gets past.
+    exit_hard = settings.transport == "stdio" and not can_use_pipes()
+    anyio.run(_run_until_signal, serve, session, exit_hard)
+    if exit_hard:
+        _exit_now()
 
 
 #: After SIGTERM/SIGINT, how long in-flight calls and the LM Studio session get to close.
@@ -133,13 +140,14 @@ SHUTDOWN_GRACE_S = 1.5
 
 
 def _exit_now() -> None:
-    # The stdio transport reads stdin in a worker thread that nothing can interrupt; once the session is
-    # closed there is nothing left to clean up, so leave without waiting for it.
+    # The SDK's stdio transport reads stdin in a worker thread that nothing can interrupt; once the session
+    # is closed there is nothing left to clean up, so leave without waiting for it.
     sys.stderr.flush()
     os._exit(0)
 
 
-async def _run_until_signal(serve: Callable[[], Awaitable[None]], session: LMStudioSession) -> None:
+async def _run_until_signal(serve: Callable[[], Awaitable[None]], session: LMStudioSession, exit_hard: bool) -> None:
+    """Serve until done, or until SIGTERM/SIGINT cancels the calls in flight and closes the session."""
     async with anyio.create_task_group() as tg:
         serving = anyio.CancelScope()
 
@@ -150,7 +158,9 @@ async def _run_until_signal(serve: Callable[[], Awaitable[None]], session: LMStu
                     serving.cancel()  # cancels in-flight calls (and their predictions), then closes the session
                     with anyio.move_on_after(SHUTDOWN_GRACE_S):
                         await session.wait_closed()
-                    _exit_now()
+                    if exit_hard:
+                        _exit_now()
+                    return
 
         tg.start_soon(stop_on_signal)
         with serving:

@@ -17,7 +17,7 @@ import contextlib
 import math
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import anyio
 import httpx
@@ -81,6 +81,14 @@ def _result_from(prediction: PredictionResult, model: str, text: str, reasoning:
     )
 
 
+class _Deadline:
+    """Put into the event queue by a timer when the time limit passes."""
+
+
+_DEADLINE = _Deadline()
+_QueueItem: TypeAlias = "LlmPredictionFragment | PromptProgress | _Deadline | None"
+
+
 class _FragmentSorter:
     """Splits fragments into answer and reasoning, counting tokens as it goes."""
 
@@ -88,6 +96,30 @@ class _FragmentSorter:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tokens = 0
+        self.ended = False
+
+    def sort(self, items: list[_QueueItem]) -> list[StreamEvent]:
+        """Events for a batch of queued items, merging consecutive text of the same kind.
+
+        A fast model delivers fragments in bursts; one event per burst spares every layer above a pass per
+        token. Sets `ended` at the end of the stream; raises TimeoutError when the deadline marker comes.
+        """
+        events: list[StreamEvent] = []
+        for item in items:
+            if item is None:
+                self.ended = True
+                break
+            if isinstance(item, _Deadline):
+                raise TimeoutError
+            event = self.add(item) if isinstance(item, LlmPredictionFragment) else item
+            previous = events[-1] if events else None
+            if isinstance(event, TextFragment) and isinstance(previous, TextFragment):
+                if previous.reasoning == event.reasoning:
+                    events[-1] = TextFragment(previous.text + event.text, event.reasoning, event.tokens)
+                    continue
+            if event is not None:
+                events.append(event)
+        return events
 
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
         self.tokens += fragment.tokens_count
@@ -454,13 +486,16 @@ async def _predict(
 ) -> AsyncGenerator[StreamEvent, None]:
     # The SDK stream is read by its own task: when *this* task is cancelled (MCP cancel, time limit) the
     # stream is still open, so `stream.cancel()` can reach LM Studio before the reader finishes.
-    events: asyncio.Queue[LlmPredictionFragment | PromptProgress | None] = asyncio.Queue()
+    events: asyncio.Queue[_QueueItem] = asyncio.Queue()
     stream = await llm.respond_stream(
         history,
         response_format=response_format,
         config=cast(lmstudio.LlmPredictionConfigDict, config) if config else None,
         on_prompt_processing_progress=lambda fraction: events.put_nowait(PromptProgress(fraction)),
     )
+    # One timer per prediction rather than a cancel scope per fragment: scopes cost more than a fragment.
+    loop = asyncio.get_running_loop()
+    timer = None if deadline is None else loop.call_at(deadline, events.put_nowait, _DEADLINE)
     reader: asyncio.Task[PredictionResult] | None = None
     finished = False
     try:
@@ -468,25 +503,23 @@ async def _predict(
             await stream.start()
         reader = asyncio.ensure_future(_read_stream(stream, events))
         sorter = _FragmentSorter()
-        while True:
-            with _time_limit(deadline):
-                item = await events.get()
-            if item is None:
-                break
-            event = sorter.add(item) if isinstance(item, LlmPredictionFragment) else item
-            if event is not None:
+        while not sorter.ended:
+            batch = [await events.get()]
+            while not events.empty():
+                batch.append(events.get_nowait())
+            for event in sorter.sort(batch):
                 yield event
         result = sorter.result(await reader, llm.identifier)
         finished = True
         yield result
     finally:
+        if timer is not None:
+            timer.cancel()
         if not finished:
             await _cancel_prediction(stream, reader)
 
 
-async def _read_stream(
-    stream: lmstudio.AsyncPredictionStream, events: asyncio.Queue[LlmPredictionFragment | PromptProgress | None]
-) -> PredictionResult:
+async def _read_stream(stream: lmstudio.AsyncPredictionStream, events: asyncio.Queue[_QueueItem]) -> PredictionResult:
     try:
         async for fragment in stream:
             events.put_nowait(fragment)

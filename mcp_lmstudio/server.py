@@ -301,14 +301,18 @@ def _generation_result(result: GenerationResult) -> CallToolResult:
 
 
 class _ProgressReporter:
-    """Sends progress: prompt processing below 1, then tokens so far; text coalesced when streaming."""
+    """Sends progress: loading and prompt processing below 1, then tokens so far.
+
+    Token notifications (carrying the new text when streaming) go out at most once per interval; the first
+    one goes out at once, so that streamed text starts as soon as the model produces it.
+    """
 
     def __init__(self, ctx: Context[AppState, Any], *, stream_text: bool) -> None:
         self.ctx = ctx
         self.stream_text = stream_text
         self.interval = STREAM_INTERVAL_S if stream_text else HEARTBEAT_INTERVAL_S
         self.pending: list[str] = []
-        self.last_sent = 0.0
+        self.last_token_report = 0.0
         self.last_progress = -1.0
         self.tokens = 0
 
@@ -324,12 +328,13 @@ class _ProgressReporter:
         self.tokens = event.tokens
         if self.stream_text and not event.reasoning:
             self.pending.append(event.text)
-        if time.monotonic() - self.last_sent >= self.interval:
+        if time.monotonic() - self.last_token_report >= self.interval:
             await self.flush()
 
     async def flush(self) -> None:
         if self.tokens <= self.last_progress:
             return
+        self.last_token_report = time.monotonic()
         if self.stream_text:
             text, self.pending = "".join(self.pending), []
             await self._send(self.tokens, text)
@@ -340,7 +345,6 @@ class _ProgressReporter:
         if progress <= self.last_progress:
             return
         self.last_progress = progress
-        self.last_sent = time.monotonic()
         await self.ctx.report_progress(progress, None, message)
 
 

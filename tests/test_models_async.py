@@ -41,7 +41,7 @@ async def test_reasoning_is_kept_apart_from_the_answer(
     model = AsyncLMStudio(client)
     result = await model.generate_result("What is 2+2?")
     assert (result.text, result.reasoning, result.stop_reason) == ("The answer is 4.", "2 plus 2 is 4.", "eosFound")
-    assert [chunk async for chunk in model.generate_stream("again")] == ["The", " answer", " is", " 4."]
+    assert "".join([chunk async for chunk in model.generate_stream("again")]) == "The answer is 4."
 
 
 async def test_result_carries_model_and_stats(client: lmstudio.AsyncClient) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -11,7 +13,7 @@ from mcp import Client
 from mcp.types import TextContent
 
 from mcp_lmstudio.testing import LMStudioEmulator
-from tests.stdio_support import assert_only_json_rpc, raw_stdio_server, server_params
+from tests.stdio_support import assert_only_json_rpc, raw_stdio_server, server_command, server_params
 
 pytestmark = pytest.mark.anyio
 
@@ -131,3 +133,21 @@ async def test_shutdown_cancels_a_prediction_in_flight(emulator: LMStudioEmulato
             await emulator.wait_for(lambda: emulator.predictions[0].finished)
     assert emulator.predictions[0].cancelled
     assert emulator.predictions[0].fragments < 2000
+
+
+async def test_stdin_from_a_file_falls_back_to_the_sdk_transport(emulator: LMStudioEmulator, tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "file", "version": "0"}}
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    requests.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    with requests.open("rb") as stdin:
+        with anyio.fail_after(30):
+            completed = await anyio.run_process(server_command(emulator.api_host), stdin=stdin, check=False)
+    responses = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert completed.returncode == 0
+    assert [response["id"] for response in responses] == [1, 2]
+    assert len(responses[1]["result"]["tools"]) == 4

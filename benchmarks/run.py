@@ -1,0 +1,324 @@
+"""Benchmark: the `generate` tool over stdio (path B) against the direct lmstudio SDK (path A).
+
+Both paths talk to the same LM Studio emulator, run as its own process, in two profiles: `fast` (0 ms per
+token, ~64-token answers) and `paced` (10 ms per token, 50 ms of prompt processing). Prints one table and
+writes JSON to benchmarks/results/.
+
+    python benchmarks/run.py            # the full run (n = 200 latencies, 10,000-call RSS figure)
+    python benchmarks/run.py --quick    # a smaller run for CI (no timing assertions anywhere)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lmstudio
+from mcp import Client, StdioServerParameters
+
+ROOT = Path(__file__).resolve().parent
+ANSWER = " ".join(f"word{i}" for i in range(64))
+LONG_ANSWER = " ".join(f"w{i}" for i in range(2000))
+MODEL = "fake-echo-1b"
+
+
+@dataclass
+class Sizes:
+    latency_n: int
+    throughput_requests: int
+    ttft_n: int
+    cold_starts: int
+    soak_calls: int
+    concurrency: tuple[int, ...] = (1, 8, 32, 64)
+
+
+FULL = Sizes(latency_n=200, throughput_requests=512, ttft_n=100, cold_starts=10, soak_calls=10_000)
+QUICK = Sizes(latency_n=30, throughput_requests=64, ttft_n=15, cold_starts=2, soak_calls=300)
+# The paced profile takes ~0.7 s a call, so it measures fewer calls, and throughput only where it matters.
+PACED = Sizes(latency_n=20, throughput_requests=128, ttft_n=20, cold_starts=0, soak_calls=0, concurrency=(32, 64))
+PACED_QUICK = Sizes(latency_n=5, throughput_requests=64, ttft_n=5, cold_starts=0, soak_calls=0, concurrency=(32, 64))
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, metric: str, sdk: float | None, mcp: float | None, unit: str, target: str, key: str) -> None:
+        ratio = f"{mcp / sdk:.2f}x" if sdk and mcp is not None else ""
+        self.rows.append((metric, _fmt(sdk, unit), _fmt(mcp, unit), ratio, target))
+        self.data[key] = {"sdk": sdk, "mcp": mcp, "unit": unit}
+
+    def print(self) -> None:
+        header = ("metric", "direct SDK", "MCP generate", "ratio", "target")
+        widths = [max(len(str(row[i])) for row in [header, *self.rows]) for i in range(5)]
+        for row in [header, tuple("-" * w for w in widths), *self.rows]:
+            print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+# -- processes ------------------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def emulator_process(reply: str, token_delay: float, prompt_delay: float) -> AsyncIterator[str]:
+    """Serve the emulator from its own process, so that it does not share a GIL with either path."""
+    command = [sys.executable, "-m", "mcp_lmstudio.testing", "--port", "0", "--reply", reply]
+    command += ["--token-delay", str(token_delay), "--prompt-delay", str(prompt_delay)]
+    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    banner = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+    host = banner.split("listening on ")[1].split()[0]
+    try:
+        yield host
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def server_params(host: str) -> StdioServerParameters:
+    args = ["-m", "mcp_lmstudio", "--host", host, "--log-level", "WARNING"]
+    return StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def server_pid() -> int:
+    """The newest `python -m mcp_lmstudio` child of this process."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    for pid in reversed(children):
+        if "mcp_lmstudio\0--host" in Path(f"/proc/{pid}/cmdline").read_text():
+            return int(pid)
+    raise RuntimeError("server process not found")
+
+
+# -- measurements -------------------------------------------------------------------------------------------
+
+
+async def latencies(call: Callable[[int], Awaitable[Any]], n: int) -> list[float]:
+    samples = []
+    for index in range(n):
+        started = time.perf_counter()
+        await call(index)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def throughput(call: Callable[[int], Awaitable[Any]], concurrency: int, requests: int) -> float:
+    queue = list(range(requests))
+
+    async def worker() -> None:
+        while queue:
+            await call(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - started)
+
+
+async def sdk_first_fragment(client: lmstudio.AsyncClient) -> float:
+    started = time.perf_counter()
+    stream = await (await client.llm.model(MODEL)).respond_stream("first fragment?")
+    first = None
+    async for _fragment in stream:
+        if first is None:
+            first = (time.perf_counter() - started) * 1000
+    assert first is not None
+    return first
+
+
+async def mcp_first_text(client: Client) -> float:
+    started = time.perf_counter()
+    first: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if progress >= 1 and message and not first:
+            first.append((time.perf_counter() - started) * 1000)
+
+    await client.call_tool("generate_stream", {"prompt": "first fragment?"}, progress_callback=on_progress)
+    return first[0]
+
+
+async def measure_profile(name: str, host: str, sizes: Sizes, report: Report) -> None:
+    async with lmstudio.AsyncClient(host) as sdk, Client(server_params(host)) as mcp:
+
+        async def direct(index: int) -> str:  # the seed's way: resolve the model, then respond
+            return (await (await sdk.llm.model(MODEL)).respond(f"prompt {index}")).content
+
+        async def tool(index: int) -> Any:
+            result = await mcp.call_tool("generate", {"prompt": f"prompt {index}", "model": MODEL})
+            assert not result.is_error, result
+            return result
+
+        await direct(0), await tool(0)  # connect both paths before measuring
+        a, b = await latencies(direct, sizes.latency_n), await latencies(tool, sizes.latency_n)
+        report.add(f"[{name}] sequential p50", percentile(a, 50), percentile(b, 50), "ms", "<= 1.10x", f"{name}.p50")
+        report.add(f"[{name}] sequential p95", percentile(a, 95), percentile(b, 95), "ms", "", f"{name}.p95")
+        for level in sizes.concurrency:
+            ta = await throughput(direct, level, sizes.throughput_requests)
+            tb = await throughput(tool, level, sizes.throughput_requests)
+            target = ">= 0.90x" if level >= 32 else ""
+            report.add(f"[{name}] throughput c={level}", ta, tb, "req/s", target, f"{name}.throughput.c{level}")
+        fa = [await sdk_first_fragment(sdk) for _ in range(sizes.ttft_n)]
+        fb = [await mcp_first_text(mcp) for _ in range(sizes.ttft_n)]
+        report.add(
+            f"[{name}] first text p50", percentile(fa, 50), percentile(fb, 50), "ms", "<= SDK + 3 ms", f"{name}.ttft"
+        )
+
+
+async def python_output(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(sys.executable, *args, stdout=subprocess.PIPE)
+    out, _ = await process.communicate()
+    return out.decode()
+
+
+FLOOR_RSS_CODE = "import mcp, lmstudio, re; print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])"
+
+
+async def measure_rss(host: str, sizes: Sizes, report: Report) -> None:
+    floor = int(await python_output("-c", FLOOR_RSS_CODE)) / 1024
+    async with Client(server_params(host)) as mcp:
+        for index in range(sizes.soak_calls):
+            await mcp.call_tool("generate", {"prompt": f"soak {index}"})
+        after = rss_mb(server_pid())
+    report.add(f"server RSS after {sizes.soak_calls:,} calls", floor, after, "MB", "<= floor + 15 MB", "rss")
+    report.data["rss"]["growth_over_floor_mb"] = after - floor
+
+
+async def measure_stream(host: str, report: Report, label: str) -> None:
+    """Notifications per second and stdout bytes for one long stream, through a raw JSON-RPC session."""
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "mcp_lmstudio", "--host", host, "--log-level", "WARNING"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        limit=2**24,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    stdout_bytes = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(message).encode() + b"\n")
+        await process.stdin.drain()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal stdout_bytes
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        stdout_bytes += len(line)
+        return json.loads(line)
+
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}
+    await send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+    await receive()
+    await send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    stdout_bytes = 0
+    call = {"name": "generate_stream", "arguments": {"prompt": "long"}, "_meta": {"progressToken": "t"}}
+    started = time.perf_counter()
+    await send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+    texts, notifications = [], 0
+    while True:
+        message = await receive()
+        if message.get("id") == 2:
+            break
+        notifications += 1
+        if message["params"]["progress"] >= 1:
+            texts.append(message["params"].get("message", ""))
+    elapsed = time.perf_counter() - started
+    process.stdin.close()
+    await process.wait()
+    final = message["result"]["structuredContent"]["text"]
+    intact = "".join(texts) == final == LONG_ANSWER
+    report.add(
+        f"[{label}] 2,000-token stream: notifications/s",
+        None,
+        notifications / elapsed,
+        "/s",
+        "<= 50/s",
+        f"{label}.stream_rate",
+    )
+    report.add(f"[{label}] 2,000-token stream: stdout bytes", None, stdout_bytes, "B", "", f"{label}.stream_bytes")
+    report.data[f"{label}.stream_rate"] |= {"notifications": notifications, "seconds": elapsed, "text_intact": intact}
+    if not intact:
+        print("STREAMED TEXT DIFFERS FROM THE FINAL TEXT", file=sys.stderr)
+
+
+async def cold_start_seconds(host: str) -> float:
+    started = time.perf_counter()
+    async with Client(server_params(host)) as mcp:
+        await mcp.list_tools()
+        return time.perf_counter() - started
+
+
+async def import_floor_seconds() -> float:
+    started = time.perf_counter()
+    await python_output("-c", "import mcp.server.mcpserver")
+    return time.perf_counter() - started
+
+
+async def measure_cold_start(host: str, sizes: Sizes, report: Report) -> None:
+    floor = statistics.median([await import_floor_seconds() for _ in range(sizes.cold_starts)]) * 1000
+    up = statistics.median([await cold_start_seconds(host) for _ in range(sizes.cold_starts)]) * 1000
+    down = statistics.median([await cold_start_seconds("127.0.0.1:9") for _ in range(sizes.cold_starts)]) * 1000
+    report.add("cold start, LM Studio up (floor: import)", floor, up, "ms", "<= floor + 100 ms", "cold_start_up")
+    report.add("cold start, LM Studio down (floor: import)", floor, down, "ms", "<= floor + 100 ms", "cold_start_down")
+
+
+async def main(quick: bool) -> Report:
+    sizes = QUICK if quick else FULL
+    report = Report()
+    report.data["meta"] = {"quick": quick, "python": sys.version.split()[0], "cpus": os.cpu_count()}
+    async with emulator_process(ANSWER, 0.0, 0.0) as host:
+        await measure_profile("fast", host, sizes, report)
+        await measure_cold_start(host, sizes, report)
+        await measure_rss(host, sizes, report)
+    async with emulator_process(LONG_ANSWER, 0.0, 0.0) as host:
+        await measure_stream(host, report, "fast")
+    async with emulator_process(ANSWER, 0.01, 0.05) as host:
+        await measure_profile("paced", host, PACED_QUICK if quick else PACED, report)
+    return report
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smaller run (CI)")
+    parser.add_argument("--output", type=Path, default=ROOT / "results", help="where to write the JSON")
+    args = parser.parse_args()
+    report = asyncio.run(main(args.quick))
+    report.print()
+    args.output.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    report.data["meta"]["commit"] = commit.strip()
+    path = args.output / ("quick.json" if args.quick else "latest.json")
+    path.write_text(json.dumps(report.data, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {path.relative_to(ROOT.parent)}")
+
+
+if __name__ == "__main__":
+    cli()
