@@ -17,6 +17,7 @@ from typing import cast
 import anyio
 
 from . import __version__
+from .http import is_loopback
 from .session import LMStudioSession
 from .settings import LOG_LEVELS, LogLevel, Settings
 
@@ -26,16 +27,20 @@ ENV_HOST = "LMSTUDIO_HOST"
 ENV_MODEL = "LMSTUDIO_MODEL"
 ENV_TIMEOUT = "MCP_LMSTUDIO_TIMEOUT"
 ENV_LOG_LEVEL = "MCP_LMSTUDIO_LOG_LEVEL"
+ENV_AUTH_TOKEN = "MCP_LMSTUDIO_AUTH_TOKEN"
 
 _DESCRIPTION = """\
 An MCP server that runs prompts on models hosted locally in LM Studio.
 Commands: serve (default) speaks MCP on stdin/stdout for Claude Desktop, Claude Code, VS Code, Cursor...;
-demo starts the bundled LM Studio emulator and drives the real server through a real MCP client."""
+demo starts the bundled LM Studio emulator and drives the real server through a real MCP client;
+check finds LM Studio, lists its models and runs a tiny generation (exit status 0 when all is well)."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-lmstudio", description=_DESCRIPTION)
-    parser.add_argument("command", nargs="?", choices=("serve", "demo"), default="serve", help="default: serve")
+    parser.add_argument(
+        "command", nargs="?", choices=("serve", "demo", "check"), default="serve", help="default: serve"
+    )
     parser.add_argument(
         "--host",
         help=f"LM Studio address HOST:PORT (env {ENV_HOST}; default: discover a local LM Studio, then localhost:1234)",
@@ -50,6 +55,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port, with --transport http (default 8000)")
     parser.add_argument("--bind", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1, loopback only)")
+    parser.add_argument(
+        "--auth-token",
+        help=f"bearer token every HTTP request must carry (env {ENV_AUTH_TOKEN}); required off loopback",
+    )
     parser.add_argument("--version", action="version", version=f"mcp-lmstudio {__version__}")
     return parser
 
@@ -69,7 +78,14 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
     level = (args.log_level or env.get(ENV_LOG_LEVEL, "INFO")).upper()
     if level not in LOG_LEVELS:
         parser.error(f"{ENV_LOG_LEVEL}={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    auth_token = args.auth_token or env.get(ENV_AUTH_TOKEN) or None
+    if args.transport == "http" and not is_loopback(args.bind) and not auth_token:
+        parser.error(
+            f"refusing to serve HTTP on {args.bind}, which other machines can reach, without a token: "
+            f"set --auth-token or {ENV_AUTH_TOKEN}, or bind 127.0.0.1"
+        )
     settings = Settings(
+        auth_token=auth_token,
         host=args.host or env.get(ENV_HOST) or None,
         model=args.model or env.get(ENV_MODEL) or None,
         timeout=timeout,
@@ -89,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         from .demo import run_demo
 
         sys.exit(anyio.run(run_demo, settings))
+    if command == "check":
+        from .check import run_check
+
+        sys.exit(anyio.run(run_check, settings))
     _serve_until_signalled(settings)
 
 
@@ -107,6 +127,7 @@ def _ours_or_warnings(record: logging.LogRecord) -> bool:
 
 
 def _serve_until_signalled(settings: Settings) -> None:
+    from .http import serve_http
     from .server import create_server
     from .stdio import can_use_pipes, serve_stdio
 
@@ -115,7 +136,7 @@ def _serve_until_signalled(settings: Settings) -> None:
     if settings.transport == "http":
 
         async def serve() -> None:
-            await server.run_streamable_http_async(host=settings.bind, port=settings.port)
+            await serve_http(server, settings)
 
     else:
         if sys.stdin.isatty():

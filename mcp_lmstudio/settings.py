@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["LOG_LEVELS", "Settings"]
@@ -25,3 +25,5 @@ class Settings:
     transport: Literal["stdio", "http"] = "stdio"
     port: int = 8000
     bind: str = "127.0.0.1"
+    auth_token: str | None = field(default=None, repr=False)
+    """Bearer token every HTTP request must carry; required to bind a non-loopback address."""

@@ -106,3 +106,12 @@ def test_starting_the_server_does_not_import_the_lmstudio_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_http_on_a_non_loopback_address_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings(["--transport", "http", "--bind", "0.0.0.0"], {})
+    assert "refusing to serve HTTP on 0.0.0.0" in capsys.readouterr().err
+    env = {"MCP_LMSTUDIO_AUTH_TOKEN": "tok-9f3a"}
+    _, settings = parse_settings(["--transport", "http", "--bind", "0.0.0.0"], env)
+    assert settings.auth_token == "tok-9f3a" and "tok-9f3a" not in repr(settings)
