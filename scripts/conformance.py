@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import ROOT, emulator, http_server, npm_tools, tool_env  # noqa: E402
+from _harness import ROOT, emulator, http_server, npm_tools, tool_env
 
 SCENARIOS = [
     ("server-initialize", "2025-11-25"),

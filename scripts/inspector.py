@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emulator, npm_tools, server_command, tool_env  # noqa: E402
+from _harness import emulator, npm_tools, server_command, tool_env
 
 PET = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 CALLS: list[tuple[list[str], Any]] = [
