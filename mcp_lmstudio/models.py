@@ -188,7 +188,9 @@ CONNECT_ERRORS = (lmstudio.LMStudioError, httpx.HTTPError, OSError, ValueError)
 
 def unreachable_error(api_host: str, exc: BaseException) -> LMStudioUnavailableError:
     """The error for a failed connection attempt, with the cause and the fix."""
-    if isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        cause = "something accepted the connection but did not answer like LM Studio in time"
+    elif isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
         cause = "it refused the connection's authentication (LM Studio may require an API token)"
     else:
         cause = _first_line(exc)

@@ -115,3 +115,18 @@ def test_http_on_a_non_loopback_address_needs_a_token(capsys: pytest.CaptureFixt
     env = {"MCP_LMSTUDIO_AUTH_TOKEN": "tok-9f3a"}
     _, settings = parse_settings(["--transport", "http", "--bind", "0.0.0.0"], env)
     assert settings.auth_token == "tok-9f3a" and "tok-9f3a" not in repr(settings)
+
+
+def test_server_json_matches_the_package_and_the_cli() -> None:
+    import json
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    manifest = json.loads((root / "server.json").read_text(encoding="utf-8"))
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    package = manifest["packages"][0]
+    assert manifest["version"] == package["version"] == project["version"]
+    assert package["identifier"] == project["name"]
+    env_vars = {variable["name"] for variable in package["environmentVariables"]}
+    assert env_vars == {"LMSTUDIO_HOST", "LMSTUDIO_MODEL", "MCP_LMSTUDIO_TIMEOUT", "MCP_LMSTUDIO_LOG_LEVEL"}

@@ -273,3 +273,14 @@ async def test_from_lmstudio_dispatches_on_the_client_type(client: lmstudio.Asyn
     assert isinstance(model, AsyncLMStudio) and model.model_name == "fake-echo-1b"
     with pytest.raises(ValueError, match="Invalid client type"):
         from_lmstudio("not a client")  # type: ignore[arg-type]
+
+
+async def test_a_silent_port_is_reported_as_unreachable_quickly() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the kernel does) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        with anyio.fail_after(10), pytest.raises(LMStudioUnavailableError, match="did not answer like LM Studio"):
+            await AsyncLMStudio(lmstudio.AsyncClient(host)).generate("hi")

@@ -39,6 +39,8 @@ from ._catalog import (
 __all__ = ["NAMESPACES", "LMStudioEmulator"]
 
 logger = logging.getLogger(__name__)
+# The websockets library logs every connection at INFO; keep that under its own name, out of our logs.
+_websockets_logger = logging.getLogger("websockets.emulator")
 
 #: The namespaces real LM Studio serves; the Python SDK opens embedding, files, llm, repository, system.
 NAMESPACES = frozenset({"llm", "embedding", "system", "diagnostics", "files", "repository", "plugins", "runtime"})
@@ -262,7 +264,7 @@ class LMStudioEmulator:
             process_request=self._process_request,
             max_size=None,  # images arrive as one base64 frame
             compression=None,
-            logger=logger,
+            logger=_websockets_logger,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info("LM Studio emulator listening on %s", self.api_host)
