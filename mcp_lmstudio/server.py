@@ -8,12 +8,13 @@ tool results with `isError: true` and a message that says what to do next.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
@@ -262,15 +263,35 @@ def _error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
-@contextlib.contextmanager
-def _tool_errors(tool: str) -> Iterator[list[CallToolResult]]:
-    """Turn the errors a caller can act on into an `isError` result (collected in the yielded list)."""
-    failure: list[CallToolResult] = []
-    try:
-        yield failure
-    except (McpLmStudioError, TypeError, ValueError) as exc:
-        logger.info("%s failed: %s", tool, exc)
-        failure.append(_error_result(str(exc)))
+_ToolFunction = TypeVar("_ToolFunction", bound=Callable[..., Awaitable[CallToolResult]])
+
+
+def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
+    """Return the errors a caller can act on as `isError` results with their message.
+
+    The model layer raises `McpLmStudioError`s, and TypeError/ValueError for malformed input (the outlines
+    contract); anything else is a bug and reaches the SDK, which logs it and hides its text.
+    """
+
+    @functools.wraps(tool)
+    async def wrapper(*args: Any, **kwargs: Any) -> CallToolResult:
+        try:
+            return await tool(*args, **kwargs)
+        except (McpLmStudioError, TypeError, ValueError) as exc:
+            logger.info("%s failed: %s", tool.__name__, exc)
+            return _error_result(str(exc))
+
+    return cast(_ToolFunction, wrapper)
+
+
+def _request(
+    prompt: str | None,
+    images: list[ImageInput] | None,
+    messages: list[Message] | None,
+    model: str | None,
+    sampling: tuple[float | None, int | None, float | None, int | None, float | None, float | None, list[str] | None],
+) -> _Request:
+    return _Request(_model_input(prompt, images, messages), _sampling_config(*sampling), model)
 
 
 def _output(result: GenerationResult) -> GenerateOutput:
@@ -447,56 +468,37 @@ def _strict_tool(fn: Callable[..., Any], title: str, description: str, annotatio
     return tool
 
 
-async def generate(
-    ctx: Context[AppState, Any],
-    prompt: Prompt = None,
-    images: Images = None,
-    messages: Messages = None,
-    model: ModelKey = None,
-    temperature: Temperature = None,
-    max_tokens: MaxTokens = None,
-    top_p: TopP = None,
-    top_k: TopK = None,
-    min_p: MinP = None,
-    repeat_penalty: RepeatPenalty = None,
-    stop: Stop = None,
-) -> Annotated[CallToolResult, GenerateOutput]:
-    """Generate an answer (see GENERATE_DESCRIPTION)."""
-    with _tool_errors("generate") as failure:
-        request = _Request(
-            _model_input(prompt, images, messages),
-            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
-            model,
-        )
-        return _generation_result(await _generate(ctx, request, stream_text=False))
-    return failure[0]
+def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable[CallToolResult]]:
+    """`generate` and `generate_stream`: the same arguments and result; only the progress differs."""
+
+    @_errors_as_results
+    async def tool(
+        ctx: Context[AppState, Any],
+        prompt: Prompt = None,
+        images: Images = None,
+        messages: Messages = None,
+        model: ModelKey = None,
+        temperature: Temperature = None,
+        max_tokens: MaxTokens = None,
+        top_p: TopP = None,
+        top_k: TopK = None,
+        min_p: MinP = None,
+        repeat_penalty: RepeatPenalty = None,
+        stop: Stop = None,
+    ) -> Annotated[CallToolResult, GenerateOutput]:
+        sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
+        request = _request(prompt, images, messages, model, sampling)
+        return _generation_result(await _generate(ctx, request, stream_text=stream_text))
+
+    tool.__name__ = tool.__qualname__ = name
+    return tool
 
 
-async def generate_stream(
-    ctx: Context[AppState, Any],
-    prompt: Prompt = None,
-    images: Images = None,
-    messages: Messages = None,
-    model: ModelKey = None,
-    temperature: Temperature = None,
-    max_tokens: MaxTokens = None,
-    top_p: TopP = None,
-    top_k: TopK = None,
-    min_p: MinP = None,
-    repeat_penalty: RepeatPenalty = None,
-    stop: Stop = None,
-) -> Annotated[CallToolResult, GenerateOutput]:
-    """Generate an answer, streaming it as progress (see GENERATE_STREAM_DESCRIPTION)."""
-    with _tool_errors("generate_stream") as failure:
-        request = _Request(
-            _model_input(prompt, images, messages),
-            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
-            model,
-        )
-        return _generation_result(await _generate(ctx, request, stream_text=True))
-    return failure[0]
+generate = _generation_tool("generate", stream_text=False)
+generate_stream = _generation_tool("generate_stream", stream_text=True)
 
 
+@_errors_as_results
 async def structured_generate(
     ctx: Context[AppState, Any],
     prompt: Prompt = None,
@@ -515,42 +517,30 @@ async def structured_generate(
     stop: Stop = None,
 ) -> CallToolResult:
     """Generate JSON that satisfies a schema (see STRUCTURED_DESCRIPTION)."""
-    with _tool_errors("structured_generate") as failure:
-        schema = _structured_schema(json_schema, regex, cfg)
-        request = _Request(
-            _model_input(prompt, images, messages),
-            _sampling_config(temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop),
-            model,
-        )
-        result = await _generate(ctx, request, stream_text=False, output_type=schema)
-        parsed = _parse_structured(result, schema.schema)
-        structured = parsed if isinstance(parsed, dict) else {"value": parsed}
-        return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
-    return failure[0]
+    schema = _structured_schema(json_schema, regex, cfg)
+    sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
+    result = await _generate(
+        ctx, _request(prompt, images, messages, model, sampling), stream_text=False, output_type=schema
+    )
+    parsed = _parse_structured(result, schema.schema)
+    structured = parsed if isinstance(parsed, dict) else {"value": parsed}
+    return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
 
 
+@_errors_as_results
 async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ModelList]:
     """List the loaded and downloaded LLMs (see LIST_MODELS_DESCRIPTION)."""
-    with _tool_errors("list_models") as failure:
-        model_layer = await ctx.request_context.lifespan_context.session.model()
-        models = ModelList(
-            models=[
-                ModelEntry(
-                    key=m.key,
-                    display_name=m.display_name,
-                    loaded=m.loaded,
-                    context_length=m.context_length,
-                    vision=m.vision,
-                )
-                for m in await model_layer.list_models()
-            ]
+    model_layer = await ctx.request_context.lifespan_context.session.model()
+    entries = [
+        ModelEntry(
+            key=m.key, display_name=m.display_name, loaded=m.loaded, context_length=m.context_length, vision=m.vision
         )
-        lines = [_describe_entry(entry) for entry in models.models]
-        return CallToolResult(
-            content=[TextContent(type="text", text="\n".join(lines) or "LM Studio has no LLMs downloaded.")],
-            structured_content=models.model_dump(),
-        )
-    return failure[0]
+        for m in await model_layer.list_models()
+    ]
+    text = "\n".join(_describe_entry(entry) for entry in entries) or "LM Studio has no LLMs downloaded."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=ModelList(models=entries).model_dump()
+    )
 
 
 def _describe_entry(entry: ModelEntry) -> str:
