@@ -339,12 +339,15 @@ class _ProgressReporter:
 
     async def on_event(self, event: LoadProgress | PromptProgress | TextFragment) -> None:
         # Loading maps to [0, 0.49] and prompt processing to [0.5, 0.99], so that token counts (1, 2, ...)
-        # keep the whole sequence strictly increasing.
+        # keep the whole sequence strictly increasing. When streaming, only answer text goes in `message`,
+        # so that the messages concatenate to the answer.
         if isinstance(event, LoadProgress):
-            await self._send(_clamp(event.fraction) * 0.49, f"Loading model {event.model}: {event.fraction:.0%}")
+            status = f"Loading model {event.model}: {event.fraction:.0%}"
+            await self._send(_clamp(event.fraction) * 0.49, None if self.stream_text else status)
             return
         if isinstance(event, PromptProgress):
-            await self._send(0.5 + _clamp(event.fraction) * 0.49, f"Processing prompt: {event.fraction:.0%}")
+            status = f"Processing prompt: {event.fraction:.0%}"
+            await self._send(0.5 + _clamp(event.fraction) * 0.49, None if self.stream_text else status)
             return
         self.tokens = event.tokens
         if self.stream_text and not event.reasoning:
@@ -362,7 +365,7 @@ class _ProgressReporter:
         else:
             await self._send(self.tokens, f"Generated {self.tokens} tokens")
 
-    async def _send(self, progress: float, message: str) -> None:
+    async def _send(self, progress: float, message: str | None) -> None:
         if progress <= self.last_progress:
             return
         self.last_progress = progress

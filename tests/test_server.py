@@ -35,7 +35,8 @@ class ProgressLog:
 
     @property
     def streamed_text(self) -> str:
-        return "".join(message for progress, message in self.events if progress >= 1 and message)
+        """Every message, concatenated, as the contract promises for generate_stream."""
+        return "".join(message or "" for _progress, message in self.events)
 
     async def wait_for_text(self, expected: str) -> None:
         with anyio.fail_after(5):
@@ -367,3 +368,21 @@ async def test_an_explicit_session_is_used_and_closed_with_the_server(emulator: 
     assert session.connects == 1
     with anyio.fail_after(5):
         await emulator.wait_for(lambda: emulator.open_sockets == 0)
+
+
+async def test_the_configured_default_model_is_used_when_none_is_named(emulator: LMStudioEmulator) -> None:
+    async with Client(create_server(Settings(host=emulator.api_host, model="fake-vision-2b"))) as client:
+        result = await client.call_tool("generate", {"prompt": "which model?"})
+    assert result.structured_content is not None and result.structured_content["model"] == "fake-vision-2b"
+    assert emulator.predictions[0].model == "fake-vision-2b"
+
+
+async def test_generate_stream_messages_concatenate_to_the_answer_even_through_a_jit_load(
+    emulator: LMStudioEmulator, mcp_client: Client
+) -> None:
+    emulator.load_delay = 0.2
+    progress = ProgressLog()
+    arguments = {"prompt": "load me", "model": "fake-unloaded-7b"}
+    result = await mcp_client.call_tool("generate_stream", arguments, progress_callback=progress)
+    await progress.wait_for_text(text_of(result))
+    assert [value for value, _ in progress.events if value < 0.5]  # load progress was reported, without text
