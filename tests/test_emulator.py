@@ -138,3 +138,20 @@ def test_structured_replies_satisfy_the_schema() -> None:
         "tags": ["emulated", "emulated"],
         "pet": {"name": "emulatedxx"},
     }
+
+
+async def test_model_info_and_context_length_come_from_the_catalogue(client: lmstudio.AsyncClient) -> None:
+    llm = await client.llm.model("fake-vision-2b")
+    info = await llm.get_info()
+    assert (info.model_key, info.display_name, info.vision) == ("fake-vision-2b", "Fake Vision 2B", True)
+    assert await llm.get_context_length() == 8192
+    with pytest.raises(lmstudio.LMStudioModelNotFoundError):
+        await client.llm._create_handle("not-loaded").get_info()
+
+
+async def test_every_socket_sets_tcp_nodelay(emulator: LMStudioEmulator, client: lmstudio.AsyncClient) -> None:
+    import socket
+
+    sockets = [ws.transport.get_extra_info("socket") for ws in emulator._sockets]
+    assert len(sockets) == 5
+    assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets)
