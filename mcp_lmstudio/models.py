@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import math
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import Any, TypeAlias, cast
 
@@ -153,10 +154,7 @@ _PLACEHOLDER_HANDLE = lmstudio.FileHandle(name="image.png", identifier="pending"
 
 
 def _describe_host(client: AsyncClient | Client) -> str:
-    try:
-        return client.api_host
-    except lmstudio.LMStudioRuntimeError:
-        return "any default LM Studio port"
+    return _requested_host(client) or "any default LM Studio port"
 
 
 @contextlib.contextmanager
@@ -200,6 +198,20 @@ def unreachable_error(api_host: str, exc: BaseException) -> LMStudioUnavailableE
     )
 
 
+async def _close_client(client: AsyncClient) -> None:
+    """Close `client`, shielded and bounded, releasing whatever part of it had connected."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
+        with contextlib.suppress(*CONNECT_ERRORS):
+            await client.aclose()
+
+
+def _requested_host(client: AsyncClient | Client) -> str | None:
+    try:
+        return client.api_host
+    except lmstudio.LMStudioRuntimeError:
+        return None  # discovery, done again by the next client
+
+
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(exc).__name__
@@ -217,11 +229,29 @@ def _no_model_loaded(api_host: str) -> NoModelLoadedError:
     )
 
 
-def _timeout_error(timeout: float | None) -> GenerationTimeoutError:
+#: Where a call was when its time limit passed, for the error message.
+_PHASES = {
+    "connecting": "it was still connecting to LM Studio",
+    "uploading": "it was still uploading images",
+    "loading": "LM Studio was still loading the model",
+    "preparing": "it was still loading the model or uploading images",
+    "starting": "LM Studio had not started answering; any prediction it had begun was cancelled",
+    "prompt": "LM Studio was still processing the prompt; the prediction was cancelled",
+    "generating": "the prediction was cancelled in LM Studio",
+}
+
+
+def _timeout_error(timeout: float | None, phase: str) -> GenerationTimeoutError:
     return GenerationTimeoutError(
-        f"The generation did not finish within the {timeout:g} s time limit and was cancelled in LM Studio. "
+        f"The call did not finish within the {timeout:g} s time limit ({_PHASES[phase]}). "
         "Raise the limit (--timeout / MCP_LMSTUDIO_TIMEOUT), lower max_tokens, or use a faster model."
     )
+
+
+def _phase_after(event: StreamEvent) -> str:
+    if isinstance(event, LoadProgress):
+        return "loading"
+    return "prompt" if isinstance(event, PromptProgress) else "generating"
 
 
 def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
@@ -264,7 +294,11 @@ class AsyncLMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
+        # The SDK has no public "is entered" flag; a client that arrives with open sessions was entered by
+        # the caller, and one this object enters is tracked here.
+        self._client_ready = bool(getattr(client, "_sessions", None))
         self._entered_here = False
+        self._entering = asyncio.Lock()
 
     async def generate(
         self,
@@ -347,18 +381,21 @@ class AsyncLMStudio:
         self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
         limit = self.timeout if timeout is None else timeout
         deadline = None if limit is None else anyio.current_time() + limit
-        host = _describe_host(self.client)
+        phase = "connecting"
         try:
-            with translate_errors(host):
+            with translate_errors(_describe_host(self.client)):
                 with _time_limit(deadline):
                     await self._ensure_entered()
+                    phase = "uploading"
                     history = await self._format_with_uploads(model_input)
+                phase = "starting"
                 events = self._predict_resolving(model, history, response_format, prediction_config, deadline)
                 async with contextlib.aclosing(events):
                     async for event in events:
+                        phase = _phase_after(event)
                         yield event
         except TimeoutError:
-            raise _timeout_error(limit) from None
+            raise _timeout_error(limit, phase) from None
 
     async def list_models(self) -> list[ModelDescription]:
         """The loaded and downloaded LLMs."""
@@ -372,21 +409,31 @@ class AsyncLMStudio:
         """Exit the client if this object entered it; forget cached model handles."""
         self._handles.clear()
         if self._entered_here:
-            self._entered_here = False
-            await self.client.aclose()
+            self._entered_here = self._client_ready = False
+            await _close_client(self.client)
 
     def forget_models(self) -> None:
         """Drop cached model handles (after LM Studio loaded or unloaded models)."""
         self._handles.clear()
 
     async def _ensure_entered(self) -> None:
-        if not getattr(self.client, "_sessions", None):  # the SDK has no public "is entered" flag
+        if self._client_ready:
+            return
+        async with self._entering:  # concurrent first calls enter the client once
+            if self._client_ready:
+                return
+            requested_host = _requested_host(self.client)
             try:
                 await self.client.__aenter__()
-            except CONNECT_ERRORS as exc:
-                await self.client.aclose()
-                raise unreachable_error(_describe_host(self.client), exc) from exc
-            self._entered_here = True
+            except BaseException as exc:
+                # An SDK client cannot be entered twice, and a half-entered one fails every later call:
+                # close it and start the next call from a fresh client for the same address.
+                await _close_client(self.client)
+                self.client = AsyncClient(requested_host)
+                if isinstance(exc, CONNECT_ERRORS):
+                    raise unreachable_error(_describe_host(self.client), exc) from exc
+                raise
+            self._client_ready = self._entered_here = True
 
     async def _format_with_uploads(self, model_input: object) -> str | lmstudio.Chat:
         handles: dict[Image, lmstudio.FileHandle] = {}
@@ -624,12 +671,26 @@ class LMStudio:
         prediction_config = check_prediction_config(config)
         self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
         limit = self.timeout if timeout is None else timeout
+        deadline = None if limit is None or not math.isfinite(limit) else time.monotonic() + limit
         with translate_errors(_describe_host(self.client)):
-            llm = self._resolve(model)
             history = self.type_adapter.format_input(model_input, upload_image=self._upload)
             sdk_config = cast(lmstudio.LlmPredictionConfigDict, prediction_config) if prediction_config else None
-            stream = llm.respond_stream(history, response_format=response_format, config=sdk_config)
-            yield from _iterate_sync(stream, llm.identifier, limit)
+            # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
+            for attempt in (1, 2):
+                llm = self._resolve(model)
+                if deadline is not None and time.monotonic() >= deadline:  # the sync SDK cannot be interrupted
+                    raise _timeout_error(limit, "preparing")
+                stream = llm.respond_stream(history, response_format=response_format, config=sdk_config)
+                started = False
+                try:
+                    for event in _iterate_sync(stream, llm.identifier, deadline, limit):
+                        started = True
+                        yield event
+                    return
+                except _NOT_FOUND:
+                    self._handles.pop(model or self.model_name, None)
+                    if started or attempt == 2:
+                        raise
 
     def close(self) -> None:
         """Close the client."""
@@ -658,7 +719,7 @@ class LMStudio:
 
 
 def _iterate_sync(
-    stream: lmstudio.PredictionStream, model: str, limit: float | None
+    stream: lmstudio.PredictionStream, model: str, deadline: float | None, limit: float | None
 ) -> Generator[StreamEvent, None, None]:
     # The SDK closes the channel when its iterator is closed, so an early exit must send `cancel` while
     # the iterator is still suspended; a timer does the same when the time limit passes.
@@ -669,7 +730,8 @@ def _iterate_sync(
         with contextlib.suppress(lmstudio.LMStudioError):
             stream.cancel()
 
-    timer = threading.Timer(limit, expire) if limit is not None and math.isfinite(limit) else None
+    stream.start()  # before the timer: a cancel sent before the request exists would be lost
+    timer = None if deadline is None else threading.Timer(max(deadline - time.monotonic(), 0), expire)
     fragments = iter(stream)
     sorter = _FragmentSorter()
     finished = False
@@ -681,7 +743,7 @@ def _iterate_sync(
             if event is not None and not timed_out.is_set():
                 yield event
         if timed_out.is_set():
-            raise _timeout_error(limit)
+            raise _timeout_error(limit, "generating")
         finished = True
         yield sorter.result(stream.result(), model)
     finally:

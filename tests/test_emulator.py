@@ -135,7 +135,7 @@ def test_structured_replies_satisfy_the_schema() -> None:
     assert json.loads(json.dumps(value)) == {
         "n": 3,
         "kind": "cat",
-        "tags": ["emulated", "emulated"],
+        "tags": ["emulated", "emulated1"],
         "pet": {"name": "emulatedxx"},
     }
 
@@ -155,3 +155,67 @@ async def test_every_socket_sets_tcp_nodelay(emulator: LMStudioEmulator, client:
     sockets = [ws.transport.get_extra_info("socket") for ws in emulator._sockets]
     assert len(sockets) == 5
     assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets)
+
+
+@pytest.mark.parametrize(
+    ("stops", "expected_text"),
+    [(["beta STOP"], "alpha "), (["STOP"], "alpha beta "), (["gam"], "alpha beta STOP "), (["zzz"], None)],
+)
+async def test_stop_strings_spanning_tokens_are_never_sent(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient, stops: list[str], expected_text: str | None
+) -> None:
+    emulator.reply = "alpha beta STOP gamma"
+    llm = await client.llm.model("fake-echo-1b")
+    stream = await llm.respond_stream("go", config={"stopStrings": stops})
+    streamed = "".join([fragment.content async for fragment in stream])
+    result = stream.result()
+    assert streamed == result.content == (expected_text if expected_text is not None else emulator.reply)
+    assert result.stats.stop_reason == ("stopStringFound" if expected_text is not None else "eosFound")
+    assert result.stats.predicted_tokens_count >= len(result.content.split())
+
+
+async def test_a_failing_reply_script_becomes_an_error_reply(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    def broken(_record: object) -> str:
+        raise RuntimeError("script bug")
+
+    emulator.reply = broken
+    llm = await client.llm.model("fake-echo-1b")
+    with anyio.fail_after(5), pytest.raises(lmstudio.LMStudioServerError, match="script bug"):
+        await llm.respond("hi")
+    assert emulator.predictions[0].stop_reason == "failed"
+
+
+async def test_stats_are_derived_from_the_script_so_runs_repeat(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.token_delay, emulator.prompt_processing_delay = 0.01, 0.02
+    llm = await client.llm.model("fake-echo-1b")
+    first, second = (await llm.respond("same prompt")).stats, (await llm.respond("same prompt")).stats
+    assert first == second
+    assert (first.tokens_per_second, first.time_to_first_token_sec) == (100.0, 0.03)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "array", "items": {"type": "integer"}, "minItems": 3, "uniqueItems": True},
+        {"type": "integer", "exclusiveMaximum": 0},
+        {"type": "number", "exclusiveMinimum": 0.5, "maximum": 1},
+        {"type": "integer", "minimum": 7, "multipleOf": 5},
+        {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+                   {"properties": {"b": {"type": "boolean"}}, "required": ["b"]}]},
+        {"type": "object", "minProperties": 2},
+        {"type": "object", "required": ["undeclared"]},
+        {"type": "string", "format": "date-time"},
+        {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "minItems": 2},
+        {"type": "array", "items": {"enum": ["a", "b", "c"]}, "minItems": 3, "uniqueItems": True},
+    ],
+)  # fmt: skip
+def test_sample_replies_satisfy_the_schema(schema: dict[str, object]) -> None:
+    import jsonschema
+
+    from mcp_lmstudio.testing import sample_for_schema
+
+    jsonschema.validate(sample_for_schema(schema, schema), schema)

@@ -13,6 +13,7 @@ import pytest
 from mcp_lmstudio import (
     AsyncLMStudio,
     Chat,
+    GenerationFailedError,
     GenerationTimeoutError,
     Image,
     InvalidInputError,
@@ -121,7 +122,7 @@ async def test_a_chat_reaches_lm_studio_in_order(emulator: LMStudioEmulator, cli
     chat.add_user_message("First")
     chat.add_assistant_message("Answer")
     chat.add_user_message(["Second", Image(PNG_B64, "image/png")])
-    await AsyncLMStudio(client).generate(chat)
+    await AsyncLMStudio(client, "fake-vision-2b").generate(chat)
     history = emulator.predictions[0].history
     assert [(message["role"], message["content"][0]["text"]) for message in history] == [
         ("system", "Be terse."),
@@ -284,3 +285,44 @@ async def test_a_silent_port_is_reported_as_unreachable_quickly() -> None:
         host = f"127.0.0.1:{silent.getsockname()[1]}"
         with anyio.fail_after(10), pytest.raises(LMStudioUnavailableError, match="did not answer like LM Studio"):
             await AsyncLMStudio(lmstudio.AsyncClient(host)).generate("hi")
+
+
+async def test_a_failed_first_connection_is_retried_cleanly_on_the_next_call(emulator: LMStudioEmulator) -> None:
+    emulator.reject_auth = True
+    model = AsyncLMStudio(lmstudio.AsyncClient(emulator.api_host))
+    with pytest.raises(LMStudioUnavailableError, match="refused the connection's authentication"):
+        await model.generate("hi")
+    emulator.reject_auth = False
+    assert await model.generate("again") == "You said: again"
+    await model.close()
+    with anyio.fail_after(5):
+        await emulator.wait_for(lambda: emulator.open_sockets == 0)
+
+
+async def test_concurrent_first_calls_enter_the_client_once(emulator: LMStudioEmulator) -> None:
+    model = AsyncLMStudio(lmstudio.AsyncClient(emulator.api_host))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for index in range(3):
+                tg.start_soon(model.generate, f"call {index}")
+    assert emulator.connections["llm"] == 1
+    await model.close()
+
+
+async def test_the_timeout_message_says_where_the_call_was(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.load_delay = 2.0
+    with anyio.fail_after(5), pytest.raises(GenerationTimeoutError, match="LM Studio was still loading the model"):
+        await AsyncLMStudio(client, "fake-unloaded-7b").generate("hi", timeout=0.3)
+    emulator.load_delay, emulator.prompt_processing_delay = 0.0, 2.0
+    with anyio.fail_after(5), pytest.raises(GenerationTimeoutError, match="still processing the prompt"):
+        await AsyncLMStudio(client).generate("hi", timeout=0.3)
+
+
+async def test_images_for_a_model_without_vision_are_refused_by_lm_studio(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    with pytest.raises(GenerationFailedError, match="Model does not support images"):
+        await AsyncLMStudio(client, "fake-echo-1b").generate(["What is this?", Image(PNG_B64, "image/png")])
+    assert emulator.predictions == []

@@ -76,3 +76,32 @@ def test_from_lmstudio_returns_the_sync_model(sync_client: lmstudio.Client) -> N
     assert model.generate("ping") == "You said: ping"
     with pytest.raises(NotImplementedError):
         model.generate_batch(["a"])
+
+
+def test_a_short_time_limit_still_cancels_the_prediction(served: EmulatorThread, sync_client: lmstudio.Client) -> None:
+    emulator = emulator_of(served)
+    model = LMStudio(sync_client)
+    model.generate("resolve the model first", timeout=5)
+    emulator.predictions.clear()
+    emulator.hang_predictions = True
+    with pytest.raises(GenerationTimeoutError, match="the prediction was cancelled in LM Studio"):
+        model.generate("hi", timeout=0.01)
+    wait_until_finished(served)
+    assert emulator.predictions[0].cancelled
+
+
+def test_the_time_limit_counts_a_slow_model_load(served: EmulatorThread, sync_client: lmstudio.Client) -> None:
+    emulator = emulator_of(served)
+    emulator.load_delay = 0.5
+    with pytest.raises(GenerationTimeoutError, match="still loading the model or uploading images"):
+        LMStudio(sync_client, "fake-unloaded-7b").generate("hi", timeout=0.2)
+    assert emulator.predictions == []
+
+
+def test_a_model_unloaded_after_first_use_is_resolved_again(
+    served: EmulatorThread, sync_client: lmstudio.Client
+) -> None:
+    model = LMStudio(sync_client, "fake-vision-2b")
+    model.generate("one")
+    emulator_of(served).loaded.discard("fake-vision-2b")
+    assert model.generate("two") == "You said: two"

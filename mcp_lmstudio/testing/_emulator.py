@@ -15,7 +15,7 @@ import itertools
 import json
 import logging
 import socket
-import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -120,20 +120,28 @@ class _Connection:
             for task in self.tasks:
                 task.cancel()
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "rpcCall":
+    def _dispatch(self, message: Any) -> None:
+        # As LM Studio's ServerPort does, a malformed message or a duplicate channel id gets a
+        # communicationWarning (and no reply), never a dropped socket.
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "rpcCall" and isinstance(message.get("callId"), int) and isinstance(message.get("endpoint"), str):
             self._spawn(self._answer_rpc(message))
-        elif kind == "channelCreate":
+        elif kind == "channelCreate" and self._is_new_channel(message):
             channel = _Channel(self, message["channelId"])
             self.channels[channel.channel_id] = channel
             self._spawn(self._run_channel(channel, message["endpoint"], message.get("creationParameter")))
-        elif kind == "channelSend" and message.get("message", {}).get("type") == "cancel":
-            target = self.channels.get(message["channelId"])
-            if target is not None:
+        elif kind == "channelSend" and isinstance(message.get("message"), dict):
+            target = self.channels.get(message.get("channelId"))
+            if target is not None and message["message"].get("type") == "cancel":
                 target.cancelled.set()
         else:
             self._spawn(self.send({"type": "communicationWarning", "warning": f"Unhandled message {message!r:.200}"}))
+
+    def _is_new_channel(self, message: dict[str, Any]) -> bool:
+        channel_id = message.get("channelId")
+        return (
+            isinstance(channel_id, int) and isinstance(message.get("endpoint"), str) and channel_id not in self.channels
+        )
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -148,8 +156,8 @@ class _Connection:
             if handler is None:
                 raise _EndpointError(_unknown_endpoint(self.namespace, endpoint))
             result = await handler(message.get("parameter"))
-        except _EndpointError as exc:
-            await self.send({"type": "rpcError", "callId": call_id, "error": exc.error})
+        except Exception as exc:  # a handler that fails answers with an error, as LM Studio does
+            await self.send({"type": "rpcError", "callId": call_id, "error": _error_of(exc)})
             return
         reply: dict[str, Any] = {"type": "rpcResult", "callId": call_id}
         if result is not None:
@@ -162,12 +170,19 @@ class _Connection:
             if handler is None:
                 raise _EndpointError(_unknown_endpoint(self.namespace, endpoint))
             await handler(channel, parameter)
-        except _EndpointError as exc:
-            await self.send({"type": "channelError", "channelId": channel.channel_id, "error": exc.error})
+        except Exception as exc:  # a handler that fails answers with an error, as LM Studio does
+            await self.send({"type": "channelError", "channelId": channel.channel_id, "error": _error_of(exc)})
         else:
             await self.send({"type": "channelClose", "channelId": channel.channel_id})
         finally:
             self.channels.pop(channel.channel_id, None)
+
+
+def _error_of(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, _EndpointError):
+        return exc.error
+    logger.warning("Emulator handler failed", exc_info=exc)
+    return _error(f"The LM Studio emulator failed: {type(exc).__name__}: {exc}")
 
 
 def _unknown_endpoint(namespace: str, endpoint: str) -> dict[str, Any]:
@@ -425,7 +440,7 @@ class LMStudioEmulator:
 
     async def _tokenize(self, parameter: dict[str, Any]) -> dict[str, Any]:
         self._loaded_model(parameter.get("specifier"))
-        return {"tokens": [hash(token) % 32000 for token in tokenize(parameter.get("inputString", ""))]}
+        return {"tokens": [zlib.crc32(token.encode()) % 32000 for token in tokenize(parameter.get("inputString", ""))]}
 
     async def _get_load_config(self, parameter: dict[str, Any]) -> dict[str, Any]:
         model = self._loaded_model(parameter.get("specifier"))
@@ -438,7 +453,7 @@ class LMStudioEmulator:
         except (binascii.Error, ValueError):
             raise _EndpointError(_error(f"File {name!r} is not valid base64")) from None
         file_type = "image" if content.startswith(_IMAGE_MAGIC) else "unknown"
-        identifier = f"{int(time.time() * 1000)} - {next(self._upload_ids)}.{name.rpartition('.')[2] or 'bin'}"
+        identifier = f"upload-{next(self._upload_ids)}.{name.rpartition('.')[2] or 'bin'}"
         self.uploads.append(UploadRecord(name, content, identifier, file_type))
         self._changed()
         return {"identifier": identifier, "fileType": file_type, "sizeBytes": len(content)}
@@ -479,11 +494,16 @@ class LMStudioEmulator:
             config=config,
             structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
         )
+        if record.image_count and not model.vision:
+            raise _EndpointError(_error("Model does not support images. Please use a model that does."))
         self._record(record)
         self._running_count += 1
         self.peak_concurrent_predictions = max(self.peak_concurrent_predictions, self._running_count)
         try:
             await _Prediction(self, channel, model, record).run()
+        except Exception:
+            record.stop_reason = "failed"
+            raise
         finally:
             self._running_count -= 1
             if record.stop_reason is None:  # the socket went away mid-prediction
@@ -509,6 +529,10 @@ class LMStudioEmulator:
         return source if isinstance(source, Reply) else Reply(source)
 
 
+#: Generation speed reported when tokens come without delay (the stats are derived, not measured).
+NOMINAL_TOKENS_PER_SECOND = 1000.0
+
+
 class _Prediction:
     """Streams one prediction: prompt processing, reasoning and answer fragments, then `success`."""
 
@@ -523,10 +547,11 @@ class _Prediction:
             len(tokenize(part.get("text", ""))) + 1 for message in record.history for part in message["content"]
         )
         self.predicted = 0
-        self.first_token_at: float | None = None
+        self.stop_strings: list[str] = [stop for stop in record.config.get("llm.prediction.stopStrings") or [] if stop]
+        self.held = ""  # answer text not sent yet, because it may be the start of a stop string
+        self.held_tokens = 0
 
     async def run(self) -> None:
-        started = time.perf_counter()
         if self.emulator.unknown_packets:  # the SDK warns about each one and carries on
             await self.channel.send({"type": "emulatorUnknownPacket", "note": "not part of the protocol"})
         stop_reason = await self._process_prompt()
@@ -536,7 +561,7 @@ class _Prediction:
         if stop_reason is None:
             stop_reason = await self._stream_reply()
         self.record.cancelled = self.channel.cancelled.is_set()
-        await self.channel.send(self._success(stop_reason, started))
+        await self.channel.send(self._success(stop_reason))
         self.record.stop_reason = stop_reason
 
     async def _process_prompt(self) -> str | None:
@@ -565,42 +590,54 @@ class _Prediction:
         return pieces
 
     async def _stream_reply(self) -> str:
-        config = self.record.config
-        max_tokens = _checked_value(config.get("llm.prediction.maxPredictedTokens"))
-        stop_strings: list[str] = config.get("llm.prediction.stopStrings") or []
+        max_tokens = _checked_value(self.record.config.get("llm.prediction.maxPredictedTokens"))
         for content, reasoning_type in self._pieces():
             if self.channel.cancelled.is_set():
                 return "userStopped"
             if max_tokens is not None and self.predicted >= max_tokens:
+                await self._release_held()
                 return "maxPredictedTokensReached"
-            if reasoning_type == "none":
-                content, hit_stop = self._cut_at_stop_string(content, stop_strings)
-                if hit_stop:
-                    if content:
-                        await self._send_fragment(content, reasoning_type)
-                    return "stopStringFound"
-            await self._send_fragment(content, reasoning_type)
+            self.predicted += 1
+            if reasoning_type != "none":
+                await self._send_fragment(content, reasoning_type, 1)
+            elif await self._add_answer_token(content):
+                return "stopStringFound"
             if await self.channel.wait_cancelled(self.emulator.token_delay):
                 return "userStopped"
+        await self._release_held()
         return "eosFound"
 
-    def _cut_at_stop_string(self, content: str, stop_strings: list[str]) -> tuple[str, bool]:
-        text = self.record.text + content
-        cuts = [index for index in (text.find(stop) for stop in stop_strings if stop) if index >= 0]
-        if not cuts:
-            return content, False
-        return text[: min(cuts)][len(self.record.text) :], True
+    async def _add_answer_token(self, content: str) -> bool:
+        """Send what can no longer start a stop string; return whether a stop string was completed."""
+        self.held += content
+        self.held_tokens += 1
+        sent = self.record.text
+        whole = sent + self.held
+        found = (whole.find(stop, max(len(sent) - len(stop), 0)) for stop in self.stop_strings)
+        cuts = [index for index in found if index >= 0]
+        if cuts:  # LM Studio stops before the stop string and does not send it
+            self.held = whole[len(sent) : min(cuts)]
+            await self._release_held()
+            return True
+        keep = max((_overlap(self.held, stop) for stop in self.stop_strings), default=0)
+        ready, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep :]
+        if ready:
+            tokens, self.held_tokens = (self.held_tokens, 0) if not self.held else (self.held_tokens - 1, 1)
+            await self._send_fragment(ready, "none", max(tokens, 1))
+        return False
 
-    async def _send_fragment(self, content: str, reasoning_type: str) -> None:
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        self.predicted += 1
+    async def _release_held(self) -> None:
+        if self.held:
+            await self._send_fragment(self.held, "none", max(self.held_tokens, 1))
+        self.held, self.held_tokens = "", 0
+
+    async def _send_fragment(self, content: str, reasoning_type: str, tokens: int) -> None:
         self.record.fragments += 1
         if reasoning_type == "none":
             self.record.text += content
         fragment = {
             "content": content,
-            "tokensCount": 1,
+            "tokensCount": tokens,
             "containsDrafted": False,
             "reasoningType": reasoning_type,
             "isStructural": reasoning_type in ("reasoningStartTag", "reasoningEndTag"),
@@ -608,16 +645,17 @@ class _Prediction:
         await self.channel.send({"type": "fragment", "fragment": fragment})
         self.emulator._changed()
 
-    def _success(self, stop_reason: str, started: float) -> dict[str, Any]:
-        now = time.perf_counter()
-        first = self.first_token_at or now
-        generating = max(now - first, 1e-6)
+    def _success(self, stop_reason: str) -> dict[str, Any]:
+        # Derived from the script (counts and delays), not measured, so that runs are reproducible.
+        delay = self.emulator.token_delay
+        speed = (1 / delay if delay > 0 else NOMINAL_TOKENS_PER_SECOND) if self.predicted else 0.0
+        first_token = self.emulator.prompt_processing_delay + delay
         stats = {
             "stopReason": stop_reason,
-            "tokensPerSecond": round(self.predicted / generating, 3) if self.predicted else 0.0,
+            "tokensPerSecond": round(speed, 3),
             "numGpuLayers": 0,
-            "timeToFirstTokenSec": round(first - started, 6),
-            "totalTimeSec": round(now - started, 6),
+            "timeToFirstTokenSec": round(first_token, 6),
+            "totalTimeSec": round(self.emulator.prompt_processing_delay + self.predicted * delay, 6),
             "promptTokensCount": self.prompt_tokens,
             "predictedTokensCount": self.predicted,
             "totalTokensCount": self.prompt_tokens + self.predicted,
@@ -630,3 +668,11 @@ class _Prediction:
             "loadModelConfig": {"fields": [{"key": "llm.load.contextLength", "value": self.model.max_context_length}]},
             "predictionConfig": {"fields": prediction_fields},
         }
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest end of `text` that is a proper start of `stop`."""
+    for length in range(min(len(text), len(stop) - 1), 0, -1):
+        if stop.startswith(text[-length:]):
+            return length
+    return 0
