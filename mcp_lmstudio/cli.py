@@ -84,9 +84,12 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
             f"refusing to serve HTTP on {args.bind}, which other machines can reach, without a token: "
             f"set --auth-token or {ENV_AUTH_TOKEN}, or bind 127.0.0.1"
         )
+    host = args.host or env.get(ENV_HOST) or None
+    if host is not None:
+        _check_host(parser, host, "--host" if args.host else ENV_HOST)
     settings = Settings(
         auth_token=auth_token,
-        host=args.host or env.get(ENV_HOST) or None,
+        host=host,
         model=args.model or env.get(ENV_MODEL) or None,
         timeout=timeout,
         log_level=cast(LogLevel, level),
@@ -95,6 +98,15 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
         bind=args.bind,
     )
     return args.command, settings
+
+
+def _check_host(parser: argparse.ArgumentParser, host: str, source: str) -> None:
+    if "://" in host:
+        bare = host.split("://", 1)[1].rstrip("/")
+        parser.error(f"{source}={host!r}: give HOST:PORT without a scheme, e.g. {bare!r}")
+    name, _, port = host.rpartition(":")
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        parser.error(f"{source}={host!r} is not HOST:PORT (e.g. localhost:1234 or 127.0.0.1:1234)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,23 +146,24 @@ def _serve_until_signalled(settings: Settings) -> None:
     session = LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
     server = create_server(settings, session=session)
     if settings.transport == "http":
+        # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, gives calls in flight a grace period,
+        # runs the lifespan exit (closing the session), then re-raises the signal, which these absorb.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda _signum, _frame: None)
+        anyio.run(serve_http, server, settings)
+        return
+    if sys.stdin.isatty():
+        logging.getLogger(__name__).warning(
+            "mcp-lmstudio speaks MCP on stdin/stdout: add it to your MCP client's configuration "
+            "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
+        )
 
-        async def serve() -> None:
-            await serve_http(server, settings)
-
-    else:
-        if sys.stdin.isatty():
-            logging.getLogger(__name__).warning(
-                "mcp-lmstudio speaks MCP on stdin/stdout: add it to your MCP client's configuration "
-                "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
-            )
-
-        async def serve() -> None:
-            await serve_stdio(server)
+    async def serve() -> None:
+        await serve_stdio(server)
 
     # The SDK's stdio transport (used when stdin/stdout are not pipes) leaves a worker thread blocked
     # reading stdin, which only a hard exit gets past.
-    exit_hard = settings.transport == "stdio" and not can_use_pipes()
+    exit_hard = not can_use_pipes()
     anyio.run(_run_until_signal, serve, session, exit_hard)
     if exit_hard:
         _exit_now()

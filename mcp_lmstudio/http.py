@@ -15,7 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Settings
 
-__all__ = ["BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
+__all__ = ["SHUTDOWN_GRACE_S", "BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
+
+#: On SIGTERM/SIGINT, how long calls in flight get before they are cancelled.
+SHUTDOWN_GRACE_S = 1
 
 
 def is_loopback(address: str) -> bool:
@@ -72,6 +75,8 @@ async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
         host=settings.bind,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's default config logs access lines to stdout; ours go to stderr
         lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     await uvicorn.Server(config).serve()

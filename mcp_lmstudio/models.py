@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import threading
 import time
@@ -170,11 +171,18 @@ def translate_errors(api_host: str) -> Iterator[None]:
             "Check that LM Studio is still running; the next call reconnects."
         ) from exc
     except lmstudio.LMStudioPredictionError as exc:
-        raise GenerationFailedError(f"LM Studio failed to generate: {_first_line(exc)}") from exc
+        raise GenerationFailedError(
+            f"LM Studio failed to generate: {_first_line(exc)}. Try again, or try another model from list_models."
+        ) from exc
     except lmstudio.LMStudioServerError as exc:
-        raise GenerationFailedError(f"LM Studio reported an error: {_first_line(exc)}") from exc
+        raise GenerationFailedError(
+            f"LM Studio reported an error: {_first_line(exc)}. If a model failed to load (e.g. out of memory), "
+            "pick a smaller one or one already loaded (see list_models)."
+        ) from exc
     except lmstudio.LMStudioValueError as exc:
-        raise InvalidInputError(f"The lmstudio SDK refused the request: {_first_line(exc)}") from exc
+        raise InvalidInputError(
+            f"The lmstudio SDK refused the request: {_first_line(exc)}. Check the arguments against the tool's schema."
+        ) from exc
     except lmstudio.LMStudioClientError as exc:
         raise unreachable_error(api_host, exc) from exc
 
@@ -188,6 +196,8 @@ def unreachable_error(api_host: str, exc: BaseException) -> LMStudioUnavailableE
     """The error for a failed connection attempt, with the cause and the fix."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         cause = "something accepted the connection but did not answer like LM Studio in time"
+    elif isinstance(exc, json.JSONDecodeError):
+        cause = "something else is listening there (its greeting is not LM Studio's)"
     elif isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
         cause = "it refused the connection's authentication (LM Studio may require an API token)"
     else:

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
-from .errors import InvalidInputError, McpLmStudioError, StructuredOutputError
+from .errors import InvalidInputError, LMStudioUnavailableError, McpLmStudioError, StructuredOutputError
 from .results import GenerationResult, LoadProgress, PromptProgress, TextFragment
 from .session import LMStudioSession
 from .settings import Settings
@@ -63,14 +64,20 @@ class ImageInput(_Strict):
     mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
 
 
-class TextPart(_Strict):
-    """A text part of a message."""
+class _ContentBlock(_Strict):
+    # MCP's own content blocks may carry these; they do not matter to the model.
+    annotations: dict[str, Any] | None = None
+    meta: Annotated[dict[str, Any] | None, Field(alias="_meta")] = None
+
+
+class TextPart(_ContentBlock):
+    """A text part of a message (the same shape as MCP text content)."""
 
     type: Literal["text"]
     text: str
 
 
-class ImagePart(_Strict):
+class ImagePart(_ContentBlock):
     """An image part of a user message (the same shape as MCP image content)."""
 
     type: Literal["image"]
@@ -206,9 +213,9 @@ def _model_input(
     if messages is not None:
         if images:
             raise InvalidInputError("`images` goes with `prompt`; in `messages`, put image parts in a user turn.")
-        if not messages:
-            raise InvalidInputError("`messages` is empty. Give at least one user message.")
-        _check_size(sum(len(m.content) if isinstance(m.content, str) else 0 for m in messages))
+        if not any(message.role == "user" for message in messages):
+            raise InvalidInputError("`messages` has no user message. Give at least one turn with role 'user'.")
+        _check_conversation_size(messages)
         return Chat([{"role": m.role, "content": _content(m, i)} for i, m in enumerate(messages)])
     assert prompt is not None
     if not prompt.strip():
@@ -227,6 +234,15 @@ def _check_text(text: str, where: str) -> str:
             "not valid Unicode. Send well-formed text."
         ) from None
     return text
+
+
+def _check_conversation_size(messages: list[Message]) -> None:
+    parts = [part for message in messages if isinstance(message.content, list) for part in message.content]
+    image_count = sum(isinstance(part, ImagePart) for part in parts)
+    if image_count > MAX_IMAGES:
+        raise InvalidInputError(f"{image_count} images given; at most {MAX_IMAGES} are accepted per call.")
+    texts = [message.content for message in messages if isinstance(message.content, str)]
+    _check_size(sum(map(len, texts)) + sum(len(part.text) for part in parts if isinstance(part, TextPart)))
 
 
 def _check_size(chars: int) -> None:
@@ -278,7 +294,7 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
         try:
             return await tool(*args, **kwargs)
         except (McpLmStudioError, TypeError, ValueError) as exc:
-            logger.info("%s failed: %s", tool.__name__, exc)
+            logger.info("%s failed: %s", wrapper.__name__, exc)
             return _error_result(str(exc))
 
     return cast(_ToolFunction, wrapper)
@@ -311,11 +327,10 @@ def _output(result: GenerationResult) -> GenerateOutput:
 
 
 def _generation_result(result: GenerationResult) -> CallToolResult:
-    output = _output(result)
-    return CallToolResult(
-        content=[TextContent(type="text", text=result.text)],
-        structured_content=output.model_dump(exclude_none=True),
-    )
+    structured = _output(result).model_dump()
+    if structured["reasoning"] is None:
+        del structured["reasoning"]  # present only when the model reasoned; other nulls (stats) stay
+    return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
 
 
 # -- progress -----------------------------------------------------------------------------------------------
@@ -356,14 +371,13 @@ class _ProgressReporter:
             await self.flush()
 
     async def flush(self) -> None:
-        if self.tokens <= self.last_progress:
-            return
-        self.last_token_report = time.monotonic()
-        if self.stream_text:
+        if self.stream_text and self.pending:
             text, self.pending = "".join(self.pending), []
-            await self._send(self.tokens, text)
-        else:
-            await self._send(self.tokens, f"Generated {self.tokens} tokens")
+            # A fragment may carry text without a new token; progress must still move forward.
+            await self._send(max(self.tokens, math.nextafter(self.last_progress, math.inf)), text)
+        elif self.tokens > self.last_progress:
+            await self._send(self.tokens, "" if self.stream_text else f"Generated {self.tokens} tokens")
+        self.last_token_report = time.monotonic()
 
     async def _send(self, progress: float, message: str | None) -> None:
         if progress <= self.last_progress:
@@ -389,15 +403,20 @@ class AppState:
 async def _generate(
     ctx: Context[AppState, Any], request: _Request, *, stream_text: bool, output_type: object = None
 ) -> GenerationResult:
-    model_layer = await ctx.request_context.lifespan_context.session.model()
+    session = ctx.request_context.lifespan_context.session
+    model_layer = await session.model()
     reporter = _ProgressReporter(ctx, stream_text=stream_text)
     events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
-    async with contextlib.aclosing(events):
-        async for event in events:
-            if isinstance(event, GenerationResult):
-                await reporter.flush()
-                return event
-            await reporter.on_event(event)
+    try:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, GenerationResult):
+                    await reporter.flush()
+                    return event
+                await reporter.on_event(event)
+    except LMStudioUnavailableError:
+        session.connection_lost(model_layer)
+        raise
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
 
 
@@ -460,13 +479,30 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
     )
 
 
+#: Free-text arguments: a prompt that happens to be JSON (or the word "null") must reach the model as text.
+TEXT_ARGUMENTS = frozenset({"prompt", "model", "regex", "cfg"})
+
+
+class _TextStaysText(FuncMetadata):
+    """The SDK JSON-decodes string arguments of parameters not typed plain `str`; undo that for free text."""
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        parsed = super().pre_parse_json(data)
+        return {key: data[key] if key in TEXT_ARGUMENTS else value for key, value in parsed.items()}
+
+
 def _strict_tool(fn: Callable[..., Any], title: str, description: str, annotations: ToolAnnotations) -> Tool:
     """A tool whose arguments model refuses unknown fields (a typo must not be silently ignored)."""
     tool = Tool.from_function(fn, name=fn.__name__, title=title, description=description, annotations=annotations)
-    loose = tool.fn_metadata.arg_model
-    config = ConfigDict(**loose.model_config, extra="forbid")
-    strict = cast(type[ArgModelBase], type(loose.__name__, (loose,), {"model_config": config}))
-    tool.fn_metadata.arg_model = strict
+    loose = tool.fn_metadata
+    config = ConfigDict(**loose.arg_model.model_config, extra="forbid")
+    strict = cast(type[ArgModelBase], type(loose.arg_model.__name__, (loose.arg_model,), {"model_config": config}))
+    tool.fn_metadata = _TextStaysText(
+        arg_model=strict,
+        output_schema=loose.output_schema,
+        output_model=loose.output_model,
+        wrap_output=loose.wrap_output,
+    )
     tool.parameters = strict.model_json_schema(by_alias=True)
     return tool
 
@@ -533,12 +569,18 @@ async def structured_generate(
 @_errors_as_results
 async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ModelList]:
     """List the loaded and downloaded LLMs (see LIST_MODELS_DESCRIPTION)."""
-    model_layer = await ctx.request_context.lifespan_context.session.model()
+    session = ctx.request_context.lifespan_context.session
+    model_layer = await session.model()
+    try:
+        models = await model_layer.list_models()
+    except LMStudioUnavailableError:
+        session.connection_lost(model_layer)
+        raise
     entries = [
         ModelEntry(
             key=m.key, display_name=m.display_name, loaded=m.loaded, context_length=m.context_length, vision=m.vision
         )
-        for m in await model_layer.list_models()
+        for m in models
     ]
     text = "\n".join(_describe_entry(entry) for entry in entries) or "LM Studio has no LLMs downloaded."
     return CallToolResult(
@@ -553,13 +595,16 @@ def _describe_entry(entry: ModelEntry) -> str:
 
 
 def _structured_schema(json_schema: dict[str, Any] | str | None, regex: str | None, cfg: str | None) -> JsonSchema:
-    given = [
-        name for name, value in (("json_schema", json_schema), ("regex", regex), ("cfg", cfg)) if value is not None
-    ]
-    if regex is not None or cfg is not None:
+    refused = [name for name, value in (("regex", regex), ("cfg", cfg)) if value is not None]
+    if refused:
+        fix = (
+            f"drop {' and '.join(f'`{name}`' for name in refused)} and keep `json_schema`"
+            if json_schema is not None
+            else "describe the output as a JSON schema and pass it as `json_schema`"
+        )
         raise InvalidInputError(
-            f"LM Studio supports only JSON-schema structured output; {' and '.join(given)} cannot be enforced. "
-            "Describe the output as a JSON schema and pass it as `json_schema` (nothing was sent to LM Studio)."
+            f"LM Studio supports only JSON-schema structured output; {' and '.join(refused)} cannot be enforced: "
+            f"{fix} (nothing was sent to LM Studio)."
         )
     if json_schema is None:
         raise InvalidInputError("Give `json_schema`: the JSON schema the answer must satisfy.")

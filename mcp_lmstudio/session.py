@@ -30,13 +30,28 @@ _NAMESPACES = ("llm", "system", "files")
 
 
 def _is_connected(client: Any) -> bool:
-    # The SDK exposes no liveness flag: a namespace whose websocket task ended has cleared its socket.
-    sessions = getattr(client, "_sessions", {})
+    """Whether every namespace the server uses still has its websocket.
+
+    The SDK exposes no liveness flag: a namespace whose websocket task ended has cleared its socket. If a
+    later SDK arranges its internals differently, this says "connected" and the session falls back to
+    reconnecting after a call fails with a lost connection.
+    """
+    sessions = getattr(client, "_sessions", None)
+    if not isinstance(sessions, dict):
+        return True  # unrecognised internals
     for namespace in _NAMESPACES:
-        websocket = getattr(sessions.get(namespace), "_lmsws", None)
-        handler = getattr(websocket, "_ws_handler", None)
-        if handler is None or getattr(handler, "_ws", None) is None:
+        if namespace not in sessions:
             return False
+        if not hasattr(sessions[namespace], "_lmsws"):
+            return True  # unrecognised internals
+        websocket = sessions[namespace]._lmsws
+        if websocket is None:
+            return False  # closed
+        handler = getattr(websocket, "_ws_handler", None)
+        if handler is None or not hasattr(handler, "_ws"):
+            return True  # unrecognised internals
+        if handler._ws is None:
+            return False  # its websocket task ended: the link dropped
     return True
 
 
@@ -52,6 +67,7 @@ class LMStudioSession:
         self._model: AsyncLMStudio | None = None
         self._lock = anyio.Lock()
         self._closed = False
+        self._broken = False
         self._closed_event = anyio.Event()
 
     @property
@@ -68,16 +84,22 @@ class LMStudioSession:
             LMStudioUnavailableError: LM Studio is not reachable; the message names the address and the fix.
         """
         current = self._model
-        if current is not None and _is_connected(current.client):
+        if current is not None and not self._broken and _is_connected(current.client):
             return current
         async with self._lock:
-            if self._model is not None and _is_connected(self._model.client):
+            if self._model is not None and not self._broken and _is_connected(self._model.client):
                 return self._model
             if self._closed:
                 raise LMStudioUnavailableError("The LM Studio session is closed: the server is shutting down.")
             await self._discard()
             self._model = await self._connect()
+            self._broken = False
             return self._model
+
+    def connection_lost(self, model_layer: AsyncLMStudio) -> None:
+        """A call through `model_layer` lost its connection: the next call reconnects."""
+        if model_layer is self._model:
+            self._broken = True
 
     async def close(self) -> None:
         """Close the client (bounded, and shielded so shutdown cannot skip it)."""
@@ -107,17 +129,22 @@ class LMStudioSession:
 
         from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
 
-        host = self.configured_host or await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
-        client = AsyncClient(host)
+        host = self.configured_host or DEFAULT_HOST
+        client: AsyncClient | None = None
         # Shielded: a cancelled tool call must not leave a half-entered client behind.
         with anyio.CancelScope(shield=True):
             try:
                 with anyio.fail_after(_CONNECT_TIMEOUT_S):
+                    if self.configured_host is None:
+                        host = await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
+                    client = AsyncClient(host)
                     await client.__aenter__()
             except (*CONNECT_ERRORS, TimeoutError) as exc:
-                with anyio.move_on_after(_CLOSE_TIMEOUT_S):
-                    await client.aclose()
+                if client is not None:
+                    with anyio.move_on_after(_CLOSE_TIMEOUT_S):
+                        await client.aclose()
                 raise unreachable_error(host, exc) from None
+        assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)
         return AsyncLMStudio(client, self.default_model, timeout=self.timeout)

@@ -78,9 +78,10 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
     async def read_messages() -> None:
         async with incoming_writer:
             while line := await _read_line(reader):
+                text = line.decode("utf-8", errors="replace")  # as the SDK's transport reads stdin
                 try:
-                    message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                except ValueError as exc:  # pydantic's ValidationError: answered as a parse error
+                    message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+                except ValueError as exc:  # pydantic's ValidationError: passed on, as the SDK's transport does
                     await incoming_writer.send(exc)
                     continue
                 await incoming_writer.send(SessionMessage(message))
@@ -105,7 +106,7 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
 
 async def _read_line(reader: asyncio.StreamReader) -> bytes:
     """The next line (b"" at EOF). Over the limit, asyncio discards what it buffered; the rest of that line
-    then fails to parse and is answered as a parse error, so the session carries on."""
+    then fails to parse, is logged, and the session carries on."""
     while True:
         try:
             return await reader.readline()

@@ -12,10 +12,11 @@ import copy
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
+from urllib.parse import unquote
 
 import pydantic
 from typing_extensions import is_typeddict
@@ -240,6 +241,45 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _refs_in(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs_in(value)
+
+
+def _check_ref(schema: dict[str, Any], ref: str) -> None:
+    """A `$ref` must point inside the schema: nothing else can be fetched, by LM Studio or by us."""
+    if not ref.startswith("#"):
+        raise InvalidInputError(
+            f"The schema refers to {ref!r}, outside itself, which cannot be fetched. Copy that schema under "
+            "`$defs` and refer to it as '#/$defs/<name>'."
+        )
+    if ref.startswith("#/") or ref == "#":
+        node: Any = schema
+        for token in ref[2:].split("/") if ref != "#" else []:
+            key = unquote(token).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            elif isinstance(node, dict) and key in node:
+                node = node[key]
+            else:
+                raise InvalidInputError(f"The schema's $ref {ref!r} does not resolve: there is nothing at that path.")
+    elif not any(isinstance(n, dict) and n.get("$anchor") == ref[1:] for n in _nodes_in(schema)):
+        raise InvalidInputError(f"The schema's $ref {ref!r} does not resolve: no `$anchor` has that name.")
+
+
+def _nodes_in(node: Any) -> Iterator[Any]:
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from _nodes_in(child)
+
+
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft, within limits."""
     size = len(json.dumps(schema))
@@ -249,6 +289,8 @@ def check_schema(schema: dict[str, Any]) -> None:
         )
     if _depth(schema) > MAX_SCHEMA_DEPTH:
         raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
+    for ref in _refs_in(schema):
+        _check_ref(schema, ref)
     from jsonschema import SchemaError  # deferred: keeps server start-up fast
     from jsonschema.validators import validator_for
 

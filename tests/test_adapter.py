@@ -165,7 +165,8 @@ def test_schemas_without_a_top_level_type_are_fixed_up(schema: dict[str, Any], e
     ("schema", "message"),
     [
         ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, 'needs a JSON schema with a top-level "type"'),
-        ({"$ref": "https://example.com/schema.json"}, "does not point into its own \\$defs"),
+        ({"$ref": "https://example.com/schema.json"}, "outside itself, which cannot be fetched"),
+        ({"$ref": "#/properties/a", "properties": {"a": {"type": "string"}}}, "does not point into its own \\$defs"),
         ({}, 'top-level "type"'),
     ],
 )

@@ -130,3 +130,31 @@ def test_server_json_matches_the_package_and_the_cli() -> None:
     assert package["identifier"] == project["name"]
     env_vars = {variable["name"] for variable in package["environmentVariables"]}
     assert env_vars == {"LMSTUDIO_HOST", "LMSTUDIO_MODEL", "MCP_LMSTUDIO_TIMEOUT", "MCP_LMSTUDIO_LOG_LEVEL"}
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("http://127.0.0.1:1234", "give HOST:PORT without a scheme, e.g. '127.0.0.1:1234'"),
+        ("127.0.0.1:99999", "is not HOST:PORT"),
+        ("localhost", "is not HOST:PORT"),
+        (":1234", "is not HOST:PORT"),
+    ],
+)
+def test_a_malformed_host_is_refused_with_an_example(
+    host: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings(["--host", host], {})
+    assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_settings([], {"LMSTUDIO_HOST": host})
+    assert f"LMSTUDIO_HOST={host!r}" in capsys.readouterr().err
+
+
+def test_the_console_script_is_installed() -> None:
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "mcp-lmstudio"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == f"mcp-lmstudio {__version__}"

@@ -11,7 +11,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from anyio.abc import Process
+from anyio.abc import ByteReceiveStream, Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -33,7 +33,7 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 async def http_server(api_host: str, *extra: str) -> AsyncIterator[tuple[str, Process]]:
     port = closed_port()
     command = [sys.executable, "-m", "mcp_lmstudio", "--transport", "http", "--port", str(port), "--host", api_host]
-    async with await anyio.open_process([*command, *extra], stdout=None, stderr=None) as process:
+    async with await anyio.open_process([*command, *extra]) as process:
         url = f"http://127.0.0.1:{port}/mcp"
         try:
             await wait_until_listening(url)
@@ -85,12 +85,21 @@ async def test_a_token_is_required_on_every_request(emulator: LMStudioEmulator) 
                 assert text_of(await client.call_tool("generate", {"prompt": "with token"})) == "You said: with token"
 
 
-async def test_sigterm_stops_the_http_server_cleanly(emulator: LMStudioEmulator) -> None:
+async def read_all(stream: ByteReceiveStream | None) -> bytes:
+    assert stream is not None
+    chunks = [chunk async for chunk in stream]
+    return b"".join(chunks)
+
+
+async def test_sigterm_stops_the_http_server_cleanly_and_stdout_stays_empty(emulator: LMStudioEmulator) -> None:
     async with http_server(emulator.api_host) as (url, process):
         async with Client(url) as client:
             await client.call_tool("generate", {"prompt": "warm"})
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(5):
+            stdout, stderr = await read_all(process.stdout), await read_all(process.stderr)
             assert await process.wait() == 0
         with anyio.fail_after(5):
             await emulator.wait_for(lambda: emulator.open_sockets == 0)
+    assert stdout == b""  # access logs and everything else go to stderr
+    assert b"Traceback" not in stderr and b"ERROR" not in stderr

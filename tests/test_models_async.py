@@ -326,3 +326,18 @@ async def test_images_for_a_model_without_vision_are_refused_by_lm_studio(
     with pytest.raises(GenerationFailedError, match="Model does not support images"):
         await AsyncLMStudio(client, "fake-echo-1b").generate(["What is this?", Image(PNG_B64, "image/png")])
     assert emulator.predictions == []
+
+
+async def test_something_else_on_the_port_is_named_as_such() -> None:
+    async def not_lm_studio(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, not_lm_studio)
+        with anyio.fail_after(10), pytest.raises(LMStudioUnavailableError, match="something else is listening there"):
+            await AsyncLMStudio(lmstudio.AsyncClient(f"127.0.0.1:{port}")).generate("hi")
+        tg.cancel_scope.cancel()

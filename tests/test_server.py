@@ -273,7 +273,7 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
         ({}, "Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); neither was given"),
         ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "both was given"),
         ({"prompt": "   "}, "`prompt` is empty"),
-        ({"messages": []}, "`messages` is empty"),
+        ({"messages": []}, "`messages` has no user message"),
         (
             {"prompt": "x", "model": "qwen-typo"},
             "Model 'qwen-typo' is not available in LM Studio. Available model keys",
@@ -386,3 +386,59 @@ async def test_generate_stream_messages_concatenate_to_the_answer_even_through_a
     result = await mcp_client.call_tool("generate_stream", arguments, progress_callback=progress)
     await progress.wait_for_text(text_of(result))
     assert [value for value, _ in progress.events if value < 0.5]  # load progress was reported, without text
+
+
+@pytest.mark.parametrize("prompt", ['{"a": 1}', "[1, 2]", "null", "42", "true"])
+async def test_a_prompt_that_looks_like_json_reaches_the_model_as_text(mcp_client: Client, prompt: str) -> None:
+    result = await mcp_client.call_tool("generate", {"prompt": prompt})
+    assert text_of(result) == f"You said: {prompt}"
+
+
+async def test_an_empty_answer_has_no_time_to_first_token(emulator: LMStudioEmulator, mcp_client: Client) -> None:
+    emulator.reply = ""
+    result = await mcp_client.call_tool("generate", {"prompt": "say nothing"})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["stats"]["time_to_first_token_s"] is None
+    assert result.structured_content["text"] == ""
+
+
+async def test_mcp_content_blocks_with_annotations_are_accepted(mcp_client: Client) -> None:
+    image = {"type": "image", "data": PNG_B64, "mimeType": "image/png", "annotations": {"priority": 1}, "_meta": {}}
+    text = {"type": "text", "text": "Describe", "annotations": {"audience": ["user"]}}
+    messages = [{"role": "user", "content": [text, image]}]
+    result = await mcp_client.call_tool("generate", {"messages": messages, "model": "fake-vision-2b"})
+    assert text_of(result) == "I see 1 image. You said: Describe"
+
+
+async def test_a_lost_connection_is_reopened_on_the_next_call(emulator: LMStudioEmulator) -> None:
+    session = LMStudioSession(host=emulator.api_host)
+    async with Client(create_server(Settings(), session=session)) as client:
+        await client.call_tool("generate", {"prompt": "one"})
+        session.connection_lost(await session.model())  # as when a call fails with a lost connection
+        assert text_of(await client.call_tool("generate", {"prompt": "two"})) == "You said: two"
+    assert session.connects == 2
+
+
+class RecordingContext:
+    """Stands in for the MCP Context at the reporter's seam: records report_progress calls."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str | None]] = []
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        self.sent.append((progress, message))
+
+
+async def test_streamed_text_from_a_fragment_without_new_tokens_is_not_lost() -> None:
+    from mcp_lmstudio.results import TextFragment
+    from mcp_lmstudio.server import _ProgressReporter
+
+    ctx = RecordingContext()
+    reporter = _ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]
+    await reporter.on_event(TextFragment("a b", False, 2))
+    await reporter.on_event(TextFragment(" END", False, 2))  # LM Studio counted no new token
+    await reporter.flush()
+    assert "".join(message or "" for _, message in ctx.sent) == "a b END"
+    progress = [value for value, _ in ctx.sent]
+    assert progress == sorted(set(progress))

@@ -60,3 +60,14 @@ async def test_a_closed_session_refuses_new_calls(emulator: LMStudioEmulator) ->
     await session.close()
     with pytest.raises(LMStudioUnavailableError, match="shutting down"):
         await session.model()
+
+
+async def test_liveness_reads_the_sdk_and_fails_open_on_unknown_internals(emulator: LMStudioEmulator) -> None:
+    from mcp_lmstudio.session import _is_connected
+
+    session = LMStudioSession(host=emulator.api_host)
+    model = await session.model()
+    assert _is_connected(model.client)  # a freshly entered client is recognised as connected
+    await session.close()
+    assert not _is_connected(model.client)  # a closed one is not
+    assert _is_connected(object())  # internals it does not recognise: rely on error-driven reconnects

@@ -152,3 +152,15 @@ async def test_stdin_from_a_file_falls_back_to_the_sdk_transport(emulator: LMStu
     # initialize is answered before the next line is read; EOF right after may cancel tools/list in flight.
     assert responses[0]["id"] == 1 and responses[0]["result"]["serverInfo"]["name"] == "mcp-lmstudio"
     assert all(response["jsonrpc"] == "2.0" for response in responses)
+
+
+async def test_a_line_with_invalid_utf8_is_still_answered(emulator: LMStudioEmulator) -> None:
+    async with raw_stdio_server(emulator.api_host) as server:
+        with anyio.fail_after(30):
+            await server.initialize()
+            assert server.process.stdin is not None
+            request = b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "generate", '
+            await server.process.stdin.send(request + b'"arguments": {"prompt": "caf\xe9"}}}\n')  # Latin-1 byte
+            while 7 not in server.responses:
+                await server.read_message()
+    assert server.responses[7]["result"]["content"][0]["text"].startswith("You said: caf")

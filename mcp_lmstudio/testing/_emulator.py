@@ -650,16 +650,17 @@ class _Prediction:
         delay = self.emulator.token_delay
         speed = (1 / delay if delay > 0 else NOMINAL_TOKENS_PER_SECOND) if self.predicted else 0.0
         first_token = self.emulator.prompt_processing_delay + delay
-        stats = {
+        stats: dict[str, Any] = {
             "stopReason": stop_reason,
             "tokensPerSecond": round(speed, 3),
             "numGpuLayers": 0,
-            "timeToFirstTokenSec": round(first_token, 6),
             "totalTimeSec": round(self.emulator.prompt_processing_delay + self.predicted * delay, 6),
             "promptTokensCount": self.prompt_tokens,
             "predictedTokensCount": self.predicted,
             "totalTokensCount": self.prompt_tokens + self.predicted,
         }
+        if self.predicted:  # no first token, no time to it: LM Studio leaves the field out
+            stats["timeToFirstTokenSec"] = round(first_token, 6)
         prediction_fields = [{"key": key, "value": value} for key, value in self.record.config.items()]
         return {
             "type": "success",
