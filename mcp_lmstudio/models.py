@@ -422,10 +422,6 @@ class AsyncLMStudio:
             self._entered_here = self._client_ready = False
             await _close_client(self.client)
 
-    def forget_models(self) -> None:
-        """Drop cached model handles (after LM Studio loaded or unloaded models)."""
-        self._handles.clear()
-
     async def _ensure_entered(self) -> None:
         if self._client_ready:
             return

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any
 from urllib.parse import unquote
 
 import pydantic
@@ -125,10 +125,6 @@ class Image:
     def filename(self) -> str:
         """A file name for the upload, with the extension LM Studio uses to recognise the type."""
         return f"image.{SUPPORTED_IMAGE_TYPES[self.mime_type]}"
-
-
-Role: TypeAlias = Literal["system", "user", "assistant"]
-MessageContent: TypeAlias = "str | list[str | Image]"
 
 
 @dataclass
