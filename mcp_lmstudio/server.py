@@ -186,17 +186,13 @@ class _Request:
     model: str | None
 
 
-def _image(data: str, mime_type: str) -> Image:
-    return Image(data, mime_type)
-
-
 def _content(message: Message, index: int) -> str | list[str | Image]:
     if isinstance(message.content, str):
         return _check_text(message.content, f"Message {index}")
     if message.role != "user" and any(isinstance(part, ImagePart) for part in message.content):
         raise InvalidInputError(f"Message {index} ({message.role}) has an image part; only user messages may.")
     text = "\n".join(_check_text(p.text, f"Message {index}") for p in message.content if isinstance(p, TextPart))
-    images: list[str | Image] = [_image(p.data, p.mimeType) for p in message.content if isinstance(p, ImagePart)]
+    images: list[str | Image] = [Image(p.data, p.mimeType) for p in message.content if isinstance(p, ImagePart)]
     return [text, *images] if images else text
 
 
@@ -222,7 +218,7 @@ def _model_input(
         raise InvalidInputError("`prompt` is empty. Pass the text you want the model to answer.")
     _check_text(prompt, "`prompt`")
     _check_size(len(prompt))
-    return [prompt, *(_image(image.data, image.mimeType) for image in images)] if images else prompt
+    return [prompt, *(Image(image.data, image.mimeType) for image in images)] if images else prompt
 
 
 def _check_text(text: str, where: str) -> str:
