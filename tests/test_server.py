@@ -10,7 +10,8 @@ import anyio.lowlevel
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.server import STREAM_INTERVAL_S, create_server
+from mcp_lmstudio.progress import STREAM_INTERVAL_S
+from mcp_lmstudio.server import create_server
 from mcp_lmstudio.session import LMStudioSession
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
@@ -431,11 +432,11 @@ class RecordingContext:
 
 
 async def test_streamed_text_from_a_fragment_without_new_tokens_is_not_lost() -> None:
+    from mcp_lmstudio.progress import ProgressReporter
     from mcp_lmstudio.results import TextFragment
-    from mcp_lmstudio.server import _ProgressReporter
 
     ctx = RecordingContext()
-    reporter = _ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]
+    reporter = ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]
     await reporter.on_event(TextFragment("a b", False, 2))
     await reporter.on_event(TextFragment(" END", False, 2))  # LM Studio counted no new token
     await reporter.flush()
