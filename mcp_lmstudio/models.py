@@ -37,6 +37,7 @@ from .errors import (
     ModelNotFoundError,
     NoModelLoadedError,
 )
+from .preflight import ContextPreflight
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -79,6 +80,7 @@ def _result_from(prediction: PredictionResult, model: str, text: str, reasoning:
             predicted_tokens=int(stats.predicted_tokens_count or 0),
             tokens_per_second=float(stats.tokens_per_second or 0.0),
             time_to_first_token_s=stats.time_to_first_token_sec,
+            context_length=prediction.load_config.context_length,
         ),
     )
 
@@ -309,6 +311,7 @@ class AsyncLMStudio:
         self._client_ready = bool(getattr(client, "_sessions", None))
         self._entered_here = False
         self._entering = asyncio.Lock()
+        self._preflight = ContextPreflight()
 
     async def generate(
         self,
@@ -399,7 +402,8 @@ class AsyncLMStudio:
                     phase = "uploading"
                     history = await self._format_with_uploads(model_input)
                 phase = "starting"
-                events = self._predict_resolving(model, history, response_format, prediction_config, deadline)
+                images = len(_images_in(model_input))
+                events = self._predict_resolving(model, history, response_format, prediction_config, deadline, images)
                 async with contextlib.aclosing(events):
                     async for event in events:
                         phase = _phase_after(event)
@@ -499,6 +503,7 @@ class AsyncLMStudio:
         response_format: dict[str, Any] | None,
         config: dict[str, Any],
         deadline: float | None,
+        images: int,
     ) -> AsyncGenerator[StreamEvent, None]:
         # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
         for attempt in (1, 2):
@@ -512,10 +517,14 @@ class AsyncLMStudio:
             assert llm is not None
             started = False
             try:
-                async with contextlib.aclosing(_predict(llm, history, response_format, config, deadline)) as events:
-                    async for event in events:
-                        started = True
-                        yield event
+                with _time_limit(deadline):
+                    await self._preflight.check(llm, history, config, images)
+                predicting = _predict(llm, history, response_format, config, deadline)
+                with self._preflight.explain_overflow(llm, config):
+                    async with contextlib.aclosing(predicting) as events:
+                        async for event in events:
+                            started = True
+                            yield event
                 return
             except _NOT_FOUND:
                 self._handles.pop(model or self.model_name, None)

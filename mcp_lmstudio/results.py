@@ -27,6 +27,8 @@ class GenerationStats:
     predicted_tokens: int
     tokens_per_second: float
     time_to_first_token_s: float | None
+    context_length: int | None = None
+    """The instance's loaded context length in tokens, as LM Studio reported it with the result."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

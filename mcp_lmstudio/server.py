@@ -17,12 +17,13 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from . import __version__
 from .arguments import (
     CfgArg,
+    ContextOverflow,
     GenerationRequest,
     Images,
     JsonSchemaArg,
@@ -35,6 +36,7 @@ from .arguments import (
     RepeatPenalty,
     Stop,
     Temperature,
+    ThinkFirst,
     TopK,
     TopP,
     build_request,
@@ -45,6 +47,7 @@ from .results import GenerationResult
 from .session import LMStudioSession
 from .settings import Settings
 from .structured_output import parse_structured, structured_schema
+from .think_first import think_first_events
 from .tool_results import (
     GenerateOutput,
     ModelEntry,
@@ -53,6 +56,7 @@ from .tool_results import (
     error_result,
     generation_result,
 )
+from .types import JsonSchema
 
 __all__ = ["create_server"]
 
@@ -99,12 +103,20 @@ class AppState:
 
 
 async def _generate(
-    ctx: Context[AppState, Any], request: GenerationRequest, *, stream_text: bool, output_type: object = None
+    ctx: Context[AppState, Any],
+    request: GenerationRequest,
+    *,
+    stream_text: bool,
+    output_type: JsonSchema | None = None,
+    think_first: bool = False,
 ) -> GenerationResult:
     session = ctx.request_context.lifespan_context.session
     model_layer = await session.model()
     reporter = ProgressReporter(ctx, stream_text=stream_text)
-    events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
+    if think_first and output_type is not None:
+        events = think_first_events(model_layer, request, output_type)
+    else:
+        events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
     try:
         async with contextlib.aclosing(events):
             async for event in events:
@@ -138,7 +150,11 @@ Generate JSON that satisfies a JSON schema: LM Studio constrains the model to th
 parsed and validated against it. Give `json_schema` (an object, or a string holding one) plus `prompt` or
 `messages`. Returns the JSON document as text; structured content is the parsed value (wrapped as
 {"value": ...} when it is not an object). A schema violation, or output cut off by max_tokens, is an error
-that includes the raw text. `regex` and `cfg` are not supported by LM Studio and are refused."""
+that includes the raw text. `regex` and `cfg` are not supported by LM Studio and are refused.
+Set think_first when the JSON needs judgement (classifying, extracting with reasoning, scoring): the model
+first reasons freely (reasoning models think; others write a short plan), then writes the JSON with that
+reasoning in view. It costs a second prediction (roughly the plan's tokens plus a longer prompt); the
+reasoning comes back as a second text content, never inside the JSON."""
 
 LIST_MODELS_DESCRIPTION = """\
 List the LLMs LM Studio has: loaded ones (ready now) and downloaded ones (loaded on first use, which can
@@ -222,9 +238,10 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
         min_p: MinP = None,
         repeat_penalty: RepeatPenalty = None,
         stop: Stop = None,
+        context_overflow: ContextOverflow = "error",
     ) -> Annotated[CallToolResult, GenerateOutput]:
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
-        request = build_request(prompt, images, messages, model, sampling)
+        request = build_request(prompt, images, messages, model, sampling, context_overflow)
         return generation_result(await _generate(ctx, request, stream_text=stream_text))
 
     tool.__name__ = tool.__qualname__ = name
@@ -252,16 +269,20 @@ async def structured_generate(
     min_p: MinP = None,
     repeat_penalty: RepeatPenalty = None,
     stop: Stop = None,
+    context_overflow: ContextOverflow = "error",
+    think_first: ThinkFirst = False,
 ) -> CallToolResult:
     """Generate JSON that satisfies a schema (see STRUCTURED_DESCRIPTION)."""
     schema = structured_schema(json_schema, regex, cfg)
     sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
-    result = await _generate(
-        ctx, build_request(prompt, images, messages, model, sampling), stream_text=False, output_type=schema
-    )
+    request = build_request(prompt, images, messages, model, sampling, context_overflow)
+    result = await _generate(ctx, request, stream_text=False, output_type=schema, think_first=think_first)
     parsed = parse_structured(result, schema.schema)
     structured = parsed if isinstance(parsed, dict) else {"value": parsed}
-    return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
+    content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
+    if think_first:  # the plan, apart from the JSON
+        content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
+    return CallToolResult(content=content, structured_content=structured)
 
 
 @_errors_as_results

@@ -15,6 +15,8 @@ class Stats(BaseModel):
     predicted_tokens: int
     tokens_per_second: float
     time_to_first_token_s: float | None
+    context_length: int | None = None
+    """The model instance's loaded context length in tokens (compare with prompt_tokens)."""
 
 
 class GenerateOutput(BaseModel):
@@ -59,6 +61,7 @@ def generation_output(result: GenerationResult) -> GenerateOutput:
             predicted_tokens=stats.predicted_tokens,
             tokens_per_second=stats.tokens_per_second,
             time_to_first_token_s=stats.time_to_first_token_s,
+            context_length=stats.context_length,
         ),
     )
 

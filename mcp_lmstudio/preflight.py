@@ -1,0 +1,140 @@
+"""Context pre-flight: refuse a prompt that cannot fit the loaded context before anything is predicted.
+
+LM Studio answers a prompt longer than the loaded context with an opaque "Trying to keep the first N
+tokens when context the overflows" error, or (depending on version and engine) an empty answer. Under
+`contextOverflowPolicy: "stopAtLimit"` (what the server's default `context_overflow: "error"` sends) this
+module counts the prompt with the model's own prompt template and tokenizer first and, when the prompt
+plus the requested `maxTokens` cannot fit the instance's context length, raises `ContextOverflowError`
+with both numbers and the fixes. The other policies (`truncateMiddle`, `rollingWindow`) are LM Studio's
+to apply, so nothing is counted for them.
+
+Cost per call (see benchmarks/run.py): one `applyPromptTemplate` RPC; `countTokens` only when the
+formatted prompt is long enough that it might not fit (a token never covers less than one UTF-8 byte,
+so a short prompt is known to fit without counting); the context length is cached per instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import lmstudio
+
+from .errors import McpLmStudioError
+
+__all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow_policy"]
+
+#: Tokens counted per image. LM Studio's prompt template renders an image as a short placeholder, while
+#: vision models spend from a few dozen to over a thousand tokens on it (Gemma 3: 256, LLaVA 1.5: 576,
+#: Qwen2.5-VL: by size); 256 is a middle estimate, and an underestimate is still caught by LM Studio's
+#: own refusal, which `explain_overflow` rewrites into the same message.
+IMAGE_TOKENS = 256
+
+#: Tokens a tokenizer may add without any text (BOS/EOS and the like), for the bytes-bound shortcut.
+_UNTEXTED_TOKENS = 16
+
+#: The start of LM Studio's own error for a prompt that does not fit (llama.cpp engine, 0.3 and 0.4).
+_LM_STUDIO_OVERFLOW = "Trying to keep the first"
+
+
+class ContextOverflowError(McpLmStudioError, ValueError):
+    """The prompt (plus the tokens to generate) does not fit the model's loaded context."""
+
+    def __init__(
+        self, model: str, prompt_tokens: int | None, reserved: int, context_length: int, images: int = 0
+    ) -> None:
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+        counted = "LM Studio counted more" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
+        if images and prompt_tokens is not None:
+            counted += f" (counting each of its {images} image{'s' if images != 1 else ''} as {IMAGE_TOKENS})"
+        room = f", and max_tokens asks for {reserved:,} more" if reserved > 1 else ""
+        super().__init__(
+            f"The prompt does not fit model {model!r}: {counted}{room}, but the model is loaded with a "
+            f"{context_length:,}-token context. Nothing was generated. Shorten the prompt"
+            f"{' or lower max_tokens' if reserved > 1 else ''}; load the model with a longer context (LM Studio's "
+            f"model settings, or `lms load <model> --context-length N`); pick a model with a longer context "
+            f"(list_models shows each one's); or pass context_overflow 'truncate_middle' or 'rolling_window' to "
+            "let LM Studio drop part of the conversation."
+        )
+
+
+def overflow_policy(config: Mapping[str, Any]) -> str | None:
+    """The `contextOverflowPolicy` in a prediction config (camelCase or snake_case key), if any."""
+    policy = config.get("contextOverflowPolicy", config.get("context_overflow_policy"))
+    return None if policy is None else str(policy)
+
+
+def _reserved_tokens(config: Mapping[str, Any]) -> int:
+    # `maxTokens: False` (or absent) means no limit: the prompt must still leave room for one token.
+    max_tokens = config.get("maxTokens", config.get("max_tokens"))
+    return max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else 1
+
+
+class ContextPreflight:
+    """Checks prompts against one model instance's context before predicting; caches context lengths.
+
+    A context length is fixed for the life of a loaded instance. A reload under the same identifier may
+    change it, so a refusal based on a cached length asks LM Studio once more before refusing, and a
+    stale length that is too large is caught by `explain_overflow`.
+    """
+
+    def __init__(self) -> None:
+        self._context_lengths: dict[str, int] = {}
+
+    async def check(
+        self, llm: lmstudio.AsyncLLM, history: str | lmstudio.Chat, config: Mapping[str, Any], images: int = 0
+    ) -> None:
+        """Raise `ContextOverflowError` if `history` plus `maxTokens` cannot fit `llm`'s loaded context.
+
+        Does nothing unless `config` asks for `contextOverflowPolicy: "stopAtLimit"`. `images` is how many
+        images `history` carries. Raises the lmstudio SDK's errors for failed RPCs.
+        """
+        if overflow_policy(config) != "stopAtLimit":
+            return
+        context_length = await self._context_length(llm)
+        if context_length <= 0:
+            return  # LM Studio did not say: nothing to check against
+        reserved = _reserved_tokens(config) + images * IMAGE_TOKENS
+        formatted = await llm.apply_prompt_template(history)
+        if len(formatted.encode("utf-8", "surrogatepass")) + _UNTEXTED_TOKENS + reserved <= context_length:
+            return
+        prompt_tokens = await llm.count_tokens(formatted) + images * IMAGE_TOKENS
+        if prompt_tokens + _reserved_tokens(config) <= context_length:
+            return
+        self._context_lengths.pop(llm.identifier, None)
+        context_length = await self._context_length(llm)  # the model may have been reloaded
+        if 0 < context_length < prompt_tokens + _reserved_tokens(config):
+            raise ContextOverflowError(llm.identifier, prompt_tokens, _reserved_tokens(config), context_length, images)
+
+    async def _context_length(self, llm: lmstudio.AsyncLLM) -> int:
+        cached = self._context_lengths.get(llm.identifier)
+        if cached is None:
+            cached = self._context_lengths[llm.identifier] = await llm.get_context_length()
+        return cached
+
+    @contextlib.contextmanager
+    def explain_overflow(self, llm: lmstudio.AsyncLLM, config: Mapping[str, Any]) -> Iterator[None]:
+        """Turn LM Studio's own overflow error into `ContextOverflowError` (an estimate fell short)."""
+        try:
+            yield
+        except lmstudio.LMStudioServerError as exc:
+            if _LM_STUDIO_OVERFLOW not in str(exc):
+                raise
+            self._context_lengths.pop(llm.identifier, None)
+            length = _context_length_in(str(exc))
+            if length is None:
+                raise
+            raise ContextOverflowError(llm.identifier, None, _reserved_tokens(config), length) from exc
+
+
+def _context_length_in(message: str) -> int | None:
+    """The context length in LM Studio's overflow error ("... context length of only N tokens ...")."""
+    marker = "context length of only "
+    start = message.find(marker)
+    if start < 0:
+        return None
+    digits = message[start + len(marker) :].split(" ", 1)[0]
+    return int(digits) if digits.isdigit() else None
