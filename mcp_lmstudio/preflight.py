@@ -47,7 +47,7 @@ class ContextOverflowError(McpLmStudioError, ValueError):
         self.model = model
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
-        counted = "LM Studio counted more" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
+        counted = "LM Studio refused it as too long" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
         if images and prompt_tokens is not None:
             counted += f" (counting each of its {images} image{'s' if images != 1 else ''} as {IMAGE_TOKENS})"
         room = f", and max_tokens asks for {reserved:,} more" if reserved > 1 else ""
