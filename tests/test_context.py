@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import lmstudio
 import pytest
 from mcp import Client
@@ -165,20 +163,15 @@ async def test_the_python_api_refuses_with_the_same_error(
     assert ("llm", "applyPromptTemplate") not in emulator.rpc_calls[calls:]
 
 
-@pytest.fixture
-async def tiny_stdio(emulator: LMStudioEmulator, tiny: str) -> AsyncIterator[str]:
-    yield tiny
-
-
 async def test_over_stdio_a_refusal_is_a_tool_error_and_stdout_stays_clean(
-    emulator: LMStudioEmulator, tiny_stdio: str
+    emulator: LMStudioEmulator, tiny: str
 ) -> None:
     async with raw_stdio_server(emulator.api_host) as server:
         await server.initialize()
-        refused = await server.call_tool("generate", {"prompt": _words(100), "model": tiny_stdio})
+        refused = await server.call_tool("generate", {"prompt": _words(100), "model": tiny})
         assert refused["result"]["isError"] is True
         assert f"{TINY}-token context" in refused["result"]["content"][0]["text"]
-        ok = await server.call_tool("generate", {"prompt": "hi", "model": tiny_stdio})
+        ok = await server.call_tool("generate", {"prompt": "hi", "model": tiny})
         assert ok["result"]["structuredContent"]["stats"]["context_length"] == TINY
         await server.close_stdin()
         assert await server.drain_until_exit() == 0
