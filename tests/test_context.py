@@ -179,7 +179,7 @@ async def test_over_stdio_a_refusal_is_a_tool_error_and_stdout_stays_clean(
     assert emulator.predictions[0].last_user_text == "hi" and len(emulator.predictions) == 1
 
 
-async def test_a_server_over_a_real_session_counts_with_the_instance_it_predicts_with(
+async def test_each_instance_of_one_model_is_checked_against_its_own_context(
     emulator: LMStudioEmulator,
 ) -> None:
     await emulator.load_instance("fake-echo-1b", context_length=TINY)  # fake-echo-1b:2
