@@ -37,10 +37,22 @@ Do not write the final JSON yet; you will be asked for it next, and it must sati
 ANSWER_INSTRUCTION = "Now write the final answer as a single JSON document that satisfies the schema."
 
 
-def _as_conversation(model_input: str | list[str | Image] | Chat) -> list[dict[str, Any]]:
-    if isinstance(model_input, Chat):
-        return list(model_input.messages)
-    return [{"role": "user", "content": model_input}]
+def _asking_to_think(model_input: str | list[str | Image] | Chat, instruction: str) -> list[dict[str, Any]]:
+    """The conversation with `instruction` ending its last user turn (or as a new user turn).
+
+    LM Studio merges consecutive user turns into one message whose text parts run together, so the
+    instruction joins the last user turn's text after a blank line instead.
+    """
+    messages = (
+        list(model_input.messages) if isinstance(model_input, Chat) else [{"role": "user", "content": model_input}]
+    )
+    last = messages[-1]
+    if last["role"] != "user":
+        return [*messages, {"role": "user", "content": instruction}]
+    content = last["content"]
+    if isinstance(content, str):
+        return [*messages[:-1], {"role": "user", "content": f"{content}\n\n{instruction}"}]
+    return [*messages[:-1], {"role": "user", "content": [f"{content[0]}\n\n{instruction}", *content[1:]]}]
 
 
 def _thoughts(first: GenerationResult) -> str:
@@ -64,10 +76,7 @@ async def think_first_events(
     limit = model_layer.timeout
     deadline = None if limit is None else anyio.current_time() + limit
     schema_text = json.dumps(output_type.schema, ensure_ascii=False)
-    conversation = [
-        *_as_conversation(request.model_input),
-        {"role": "user", "content": THINK_INSTRUCTION.format(schema=schema_text)},
-    ]
+    conversation = _asking_to_think(request.model_input, THINK_INSTRUCTION.format(schema=schema_text))
     first: GenerationResult | None = None
     with _one_time_limit(limit, "the model was still thinking"):
         async with contextlib.aclosing(
