@@ -4,7 +4,7 @@ Client → server `{"authVersion": 1, "clientIdentifier": str, "clientPasskey": 
 `{"success": true}`, or `{"success": false, "error": str}` and a close. Without an API token any
 well-formed packet is accepted, first come first served: later sockets with the same identifier must
 bring the same passkey (`FcfsAuthenticator`). With an API token (LM Studio 0.4, `sk-lm-<id>:<secret>`),
-the packet must carry the part before ':' as `clientIdentifier` and the part after as `clientPasskey`,
+the packet must carry the part between `sk-lm-` and ':' as `clientIdentifier` and the part after as `clientPasskey`,
 which is how lmstudio-python 1.6 splits `LMSTUDIO_API_TOKEN`. The refusal text is the emulator's own
 (LM Studio's exact wording is not documented).
 """
@@ -23,9 +23,13 @@ MAX_CREDENTIAL_LENGTH = 256
 
 
 def split_api_token(token: str) -> tuple[str, str]:
-    """`(clientIdentifier, clientPasskey)` of an API token `"sk-lm-XXXXXXXX:YYYY..."`."""
-    identifier, colon, passkey = token.partition(":")
-    if not colon or not identifier or not passkey:
+    """`(clientIdentifier, clientPasskey)` of an API token `"sk-lm-XXXXXXXX:YYYY..."`: `("XXXXXXXX", "YYYY...")`.
+
+    Both SDKs drop the `sk-lm-` prefix from the identifier (lmstudio-js `lmstudioAPIToken.ts`,
+    lmstudio-python 1.6 `_LMS_API_TOKEN_REGEX`).
+    """
+    identifier, colon, passkey = token.removeprefix("sk-lm-").partition(":")
+    if not token.startswith("sk-lm-") or not colon or not identifier or not passkey:
         raise ValueError("an LM Studio API token looks like 'sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY'")
     return identifier, passkey
 
