@@ -28,6 +28,7 @@ ENV_MODEL = "LMSTUDIO_MODEL"
 ENV_TIMEOUT = "MCP_LMSTUDIO_TIMEOUT"
 ENV_LOG_LEVEL = "MCP_LMSTUDIO_LOG_LEVEL"
 ENV_AUTH_TOKEN = "MCP_LMSTUDIO_AUTH_TOKEN"
+ENV_API_TOKEN = "LMSTUDIO_API_TOKEN"
 
 _DESCRIPTION = """\
 An MCP server that runs prompts on models hosted locally in LM Studio.
@@ -59,6 +60,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--auth-token",
         help=f"bearer token every HTTP request must carry (env {ENV_AUTH_TOKEN}); required off loopback",
     )
+    parser.add_argument(
+        "--api-token",
+        help=f"LM Studio API token sk-lm-... when LM Studio requires authentication (env {ENV_API_TOKEN}; "
+        "prefer the env var: a flag shows in the process list)",
+    )
     parser.add_argument("--version", action="version", version=f"mcp-lmstudio {__version__}")
     return parser
 
@@ -88,6 +94,7 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
     if host is not None:
         _check_host(parser, host, "--host" if args.host else ENV_HOST)
     settings = Settings(
+        api_token=(args.api_token or env.get(ENV_API_TOKEN) or "").strip() or None,
         auth_token=auth_token,
         host=host,
         model=args.model or env.get(ENV_MODEL) or None,
@@ -113,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of `mcp-lmstudio` and `python -m mcp_lmstudio`."""
     command, settings = parse_settings(argv)
     configure_logging(settings.log_level)
+    if settings.api_token:
+        from .api_token import protect_api_token  # imports the SDK, which a plain start avoids
+
+        protect_api_token(settings.api_token)
     if command == "demo":
         from .demo import run_demo
 
@@ -143,7 +154,9 @@ def _serve_until_signalled(settings: Settings) -> None:
     from .server import create_server
     from .stdio import can_use_pipes, serve_stdio
 
-    session = LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+    session = LMStudioSession(
+        host=settings.host, model=settings.model, timeout=settings.timeout, api_token=settings.api_token
+    )
     server = create_server(settings, session=session)
     if settings.transport == "http":
         # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, gives calls in flight a grace period,

@@ -167,7 +167,9 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        owned = session or LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+        owned = session or LMStudioSession(
+            host=settings.host, model=settings.model, timeout=settings.timeout, api_token=settings.api_token
+        )
         try:
             yield AppState(owned)
         finally:

@@ -58,11 +58,20 @@ def _is_connected(client: Any) -> bool:
 class LMStudioSession:
     """Hands out the `AsyncLMStudio` model layer over one shared, self-healing `AsyncClient`."""
 
-    def __init__(self, *, host: str | None = None, model: str | None = None, timeout: float | None = None) -> None:
-        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds."""
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        api_token: str | None = None,
+    ) -> None:
+        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds;
+        `api_token` LM Studio's `sk-lm-...` token when it requires authentication (see `api_token.py`)."""
         self.configured_host = host
         self.default_model = model
         self.timeout = timeout
+        self.api_token = api_token
         self.connects = 0
         self._model: AsyncLMStudio | None = None
         self._lock = anyio.Lock()
@@ -127,8 +136,11 @@ class LMStudioSession:
         # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
         from lmstudio import AsyncClient
 
+        from .api_token import auth_refused_error, check_api_token, is_auth_refusal, redact
         from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
 
+        if self.api_token is not None:
+            check_api_token(self.api_token)
         host = self.configured_host or DEFAULT_HOST
         client: AsyncClient | None = None
         # Shielded: a cancelled tool call must not leave a half-entered client behind.
@@ -137,13 +149,16 @@ class LMStudioSession:
                 with anyio.fail_after(_CONNECT_TIMEOUT_S):
                     if self.configured_host is None:
                         host = await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
-                    client = AsyncClient(host)
+                    # Only SDK 1.6+ takes a token (`check_api_token` made sure of it when one is set).
+                    client = AsyncClient(host, self.api_token) if self.api_token else AsyncClient(host)  # type: ignore[call-arg, unused-ignore]
                     await client.__aenter__()
             except (*CONNECT_ERRORS, TimeoutError) as exc:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):
                         await client.aclose()
-                raise unreachable_error(host, exc) from None
+                if is_auth_refusal(exc):
+                    raise auth_refused_error(host, token_given=self.api_token is not None) from None
+                raise LMStudioUnavailableError(redact(str(unreachable_error(host, exc)), self.api_token)) from None
         assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)

@@ -25,5 +25,7 @@ class Settings:
     transport: Literal["stdio", "http"] = "stdio"
     port: int = 8000
     bind: str = "127.0.0.1"
+    api_token: str | None = field(default=None, repr=False)
+    """LM Studio's API token (`sk-lm-...`), when LM Studio 0.4+ requires authentication. Never logged."""
     auth_token: str | None = field(default=None, repr=False)
     """Bearer token every HTTP request must carry; required to bind a non-loopback address."""
