@@ -247,7 +247,10 @@ _PHASES = {
     "uploading": "it was still uploading images",
     "loading": "LM Studio was still loading the model",
     "preparing": "it was still loading the model or uploading images",
-    "starting": "LM Studio had not started answering; any prediction it had begun was cancelled",
+    "starting": (
+        "LM Studio had not started answering, perhaps waiting for a free prediction slot (LM Studio 0.4 runs a "
+        "few at once and queues the rest); the prediction was cancelled, so it will not start later"
+    ),
     "prompt": "LM Studio was still processing the prompt; the prediction was cancelled",
     "generating": "the prediction was cancelled in LM Studio",
 }
