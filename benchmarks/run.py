@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import lmstudio
+import local_models  # type: ignore[import-not-found]  # benchmarks/ is on sys.path when run as a script
 from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).resolve().parent
@@ -302,6 +303,8 @@ async def main(quick: bool) -> Report:
         await measure_stream(host, report, "fast")
     async with emulator_process(ANSWER, 0.01, 0.05) as host:
         await measure_profile("paced", host, PACED_QUICK if quick else PACED, report)
+    # Issue 11: pre-flight cost, think_first overhead, 32 calls on 4 slots (benchmarks/local_models.py).
+    report.data["slots"] = await local_models.measure(report, quick)
     return report
 
 
