@@ -405,8 +405,9 @@ class AsyncLMStudio:
                     phase = "uploading"
                     history = await self._format_with_uploads(model_input)
                 phase = "starting"
-                images = len(_images_in(model_input))
-                events = self._predict_resolving(model, history, response_format, prediction_config, deadline, images)
+                events = self._predict_resolving(
+                    model, history, response_format, prediction_config, deadline, model_input
+                )
                 async with contextlib.aclosing(events):
                     async for event in events:
                         phase = _phase_after(event)
@@ -506,7 +507,7 @@ class AsyncLMStudio:
         response_format: dict[str, Any] | None,
         config: dict[str, Any],
         deadline: float | None,
-        images: int,
+        model_input: Any,
     ) -> AsyncGenerator[StreamEvent, None]:
         # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
         for attempt in (1, 2):
@@ -521,7 +522,7 @@ class AsyncLMStudio:
             started = False
             try:
                 with _time_limit(deadline):
-                    await self._preflight.check(llm, history, config, images)
+                    await self._preflight.check(llm, history, model_input, config)
                 predicting = _predict(llm, history, response_format, config, deadline)
                 with self._preflight.explain_overflow(llm, config):
                     async with contextlib.aclosing(predicting) as events:

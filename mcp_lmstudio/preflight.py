@@ -8,9 +8,11 @@ plus the requested `maxTokens` cannot fit the instance's context length, raises 
 with both numbers and the fixes. The other policies (`truncateMiddle`, `rollingWindow`) are LM Studio's
 to apply, so nothing is counted for them.
 
-Cost per call (see benchmarks/run.py): one `applyPromptTemplate` RPC; `countTokens` only when the
-formatted prompt is long enough that it might not fit (a token never covers less than one UTF-8 byte,
-so a short prompt is known to fit without counting); the context length is cached per instance.
+Cost per call (see benchmarks/local_models.py), per model instance: the context length is cached; a
+prompt that fits even with twice the most its template has added so far to as many messages needs no
+round trip at all; otherwise one `applyPromptTemplate`, and `countTokens` only when the formatted prompt's
+UTF-8 size does not already fit (a token never covers less than one byte). Should a shortcut ever let a
+prompt through that does not fit, LM Studio refuses it and `explain_overflow` gives the same message.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import lmstudio
 
 from .errors import McpLmStudioError
+from .types import Chat, Image
 
 __all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow_policy"]
 
@@ -31,8 +34,9 @@ __all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow
 #: own refusal, which `explain_overflow` rewrites into the same message.
 IMAGE_TOKENS = 256
 
-#: Tokens a tokenizer may add without any text (BOS/EOS and the like), for the bytes-bound shortcut.
-_UNTEXTED_TOKENS = 16
+#: Tokens a tokenizer may add without any text (BOS/EOS and the like), and bytes a template may vary by,
+#: for the bytes-bound shortcuts.
+_SLACK = 64
 
 #: The start of LM Studio's own error for a prompt that does not fit (llama.cpp engine, 0.3 and 0.4).
 _LM_STUDIO_OVERFLOW = "Trying to keep the first"
@@ -83,23 +87,39 @@ class ContextPreflight:
 
     def __init__(self) -> None:
         self._context_lengths: dict[str, int] = {}
+        # Per instance and number of messages: the most bytes its prompt template added to the messages'
+        # text so far. Templates add fixed role headers (and sometimes a default system prompt), so a
+        # prompt far below the limit even with that much added needs no template round trip.
+        self._template_overhead: dict[tuple[str, int], int] = {}
 
     async def check(
-        self, llm: lmstudio.AsyncLLM, history: str | lmstudio.Chat, config: Mapping[str, Any], images: int = 0
+        self,
+        llm: lmstudio.AsyncLLM,
+        history: str | lmstudio.Chat,
+        model_input: str | list[str | Image] | Chat,
+        config: Mapping[str, Any],
     ) -> None:
         """Raise `ContextOverflowError` if `history` plus `maxTokens` cannot fit `llm`'s loaded context.
 
-        Does nothing unless `config` asks for `contextOverflowPolicy: "stopAtLimit"`. `images` is how many
-        images `history` carries. Raises the lmstudio SDK's errors for failed RPCs.
+        `history` is `model_input` (the model layer's input, for its text and images) as sent to LM Studio.
+        Does nothing unless `config` asks for `contextOverflowPolicy: "stopAtLimit"`. Raises the lmstudio
+        SDK's errors for failed RPCs.
         """
         if overflow_policy(config) != "stopAtLimit":
             return
         context_length = await self._context_length(llm)
         if context_length <= 0:
             return  # LM Studio did not say: nothing to check against
+        messages, text_bytes, images = _shape(model_input)
         reserved = _reserved_tokens(config) + images * IMAGE_TOKENS
+        overhead = self._template_overhead.get((llm.identifier, messages))
+        if overhead is not None and text_bytes + 2 * overhead + _SLACK + reserved <= context_length:
+            return  # far from the limit: fits whatever the template adds
         formatted = await llm.apply_prompt_template(history)
-        if len(formatted.encode("utf-8", "surrogatepass")) + _UNTEXTED_TOKENS + reserved <= context_length:
+        formatted_bytes = len(formatted.encode("utf-8", "surrogatepass"))
+        key = (llm.identifier, messages)
+        self._template_overhead[key] = max(self._template_overhead.get(key, 0), formatted_bytes - text_bytes)
+        if formatted_bytes + _SLACK + reserved <= context_length:
             return
         prompt_tokens = await llm.count_tokens(formatted) + images * IMAGE_TOKENS
         if prompt_tokens + _reserved_tokens(config) <= context_length:
@@ -138,3 +158,18 @@ def _context_length_in(message: str) -> int | None:
         return None
     digits = message[start + len(marker) :].split(" ", 1)[0]
     return int(digits) if digits.isdigit() else None
+
+
+def _shape(model_input: str | list[str | Image] | Chat) -> tuple[int, int, int]:
+    """(messages, UTF-8 bytes of their text, images) of the model layer's input."""
+    turns = model_input.messages if isinstance(model_input, Chat) else [{"content": model_input}]
+    text_bytes = images = 0
+    for turn in turns:
+        content = turn.get("content")
+        parts = [content] if isinstance(content, str) else content if isinstance(content, list) else []
+        for part in parts:
+            if isinstance(part, Image):
+                images += 1
+            elif isinstance(part, str):
+                text_bytes += len(part.encode("utf-8", "surrogatepass"))
+    return len(turns), text_bytes, images

@@ -100,14 +100,21 @@ async def test_an_unknown_policy_is_a_clear_argument_error(emulator: LMStudioEmu
     assert emulator.predictions == []
 
 
-async def test_the_context_length_is_cached_and_short_prompts_are_not_counted(
+async def test_the_context_length_and_template_size_are_cached_and_short_prompts_are_not_counted(
     emulator: LMStudioEmulator, mcp_client: Client
 ) -> None:
-    for _ in range(3):
-        assert not (await mcp_client.call_tool("generate", {"prompt": "hi"})).is_error
+    for prompt in ("hi", "hello there", "a third short prompt"):
+        assert not (await mcp_client.call_tool("generate", {"prompt": prompt})).is_error
     assert _predict_calls(emulator, "getModelInfo") == 1
-    assert _predict_calls(emulator, "applyPromptTemplate") == 3
+    assert _predict_calls(emulator, "applyPromptTemplate") == 1  # then known to fit from its size alone
     assert _predict_calls(emulator, "countTokens") == 0  # a few bytes cannot exceed 4096 tokens
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "yo"},
+        {"role": "user", "content": "?"},
+    ]
+    assert not (await mcp_client.call_tool("generate", {"messages": messages})).is_error
+    assert _predict_calls(emulator, "applyPromptTemplate") == 2  # a conversation of another length: measured
 
 
 async def test_a_long_prompt_is_counted_with_the_model_s_tokenizer(
