@@ -26,6 +26,7 @@ from ._catalog import DEFAULT_MODELS, EmulatedModel
 from ._files import FileEndpoints
 from ._instances import Instance, Registry
 from ._models import ModelEndpoints, list_downloaded
+from ._plugins import DevPlugin, PluginEndpoints
 from ._prediction import Prediction
 from ._protocol import Channel, ChannelHandler, Connection, EndpointError, RpcHandler, error_payload, flatten_config
 from ._records import PredictionRecord, Reply, ReplySource, UploadRecord, default_reply
@@ -109,18 +110,21 @@ class LMStudioEmulator:
     def _endpoints(self) -> tuple[dict[str, dict[str, RpcHandler]], dict[str, dict[str, ChannelHandler]]]:
         llm, embedding = ModelEndpoints(self, "llm"), ModelEndpoints(self, "embedding")
         repository, files, system = RepositoryEndpoints(self), FileEndpoints(self), SystemEndpoints(self)
+        self.plugin_endpoints = plugins = PluginEndpoints(self)
         rpcs: dict[str, dict[str, RpcHandler]] = {
             "llm": llm.rpcs(),
             "embedding": embedding.rpcs(),
             "repository": repository.rpcs(),
             "files": files.rpcs(),
             "system": system.rpcs() | {"listDownloadedModels": lambda p: list_downloaded(self, p)},
+            "plugins": plugins.rpcs(),
         }
         channels: dict[str, dict[str, ChannelHandler]] = {
             "llm": llm.channels() | {"predict": self._predict},
             "embedding": embedding.channels(),
             "repository": repository.channels(),
             "system": system.channels(),
+            "plugins": plugins.channels(),
         }
         return rpcs, channels
 
@@ -184,6 +188,11 @@ class LMStudioEmulator:
     def instances(self) -> dict[str, Instance]:
         """The loaded instances by identifier, in load order."""
         return self.registry.instances
+
+    @property
+    def plugins(self) -> list[DevPlugin]:
+        """The development plugins registered so far."""
+        return self.plugin_endpoints.plugins
 
     @property
     def loaded(self) -> frozenset[str]:
