@@ -34,8 +34,8 @@ import importlib.metadata
 import os
 import re
 import shlex
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
