@@ -64,8 +64,9 @@ await check("respond (structured)", async () => {
   const model = await client.llm.model("fake-echo-1b");
   const schema = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" } }, required: ["name", "age"] };
   const result = await model.respond("Who?", { structured: { type: "json", jsonSchema: schema } });
-  assert.equal(typeof result.parsed.name, "string");
-  assert.equal(typeof result.parsed.age, "number");
+  const value = JSON.parse(result.content);
+  assert.equal(typeof value.name, "string");
+  assert.equal(typeof value.age, "number");
 });
 
 await check("complete", async () => {
