@@ -4,14 +4,16 @@ Client → server `{"authVersion": 1, "clientIdentifier": str, "clientPasskey": 
 `{"success": true}`, or `{"success": false, "error": str}` and a close. Without an API token any
 well-formed packet is accepted, first come first served: later sockets with the same identifier must
 bring the same passkey (`FcfsAuthenticator`). With an API token (LM Studio 0.4, `sk-lm-<id>:<secret>`),
-the packet must carry the part between `sk-lm-` and ':' as `clientIdentifier` and the part after as `clientPasskey`,
-which is how lmstudio-python 1.6 splits `LMSTUDIO_API_TOKEN`. The refusal text is the emulator's own
-(LM Studio's exact wording is not documented).
+the packet must carry the 8 characters after `sk-lm-` as `clientIdentifier` and the 20 after ':' as
+`clientPasskey`: both lmstudio-python 1.6 (`_LMS_API_TOKEN_REGEX`, for `LMSTUDIO_API_TOKEN`) and
+lmstudio-js 2.x (`lmstudioAPITokenRegex`, for `apiToken` / `LM_API_TOKEN`) split a token that way.
+The refusal text is the emulator's own (LM Studio's exact wording is not documented).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -22,16 +24,18 @@ __all__ = ["authenticate", "split_api_token"]
 MAX_CREDENTIAL_LENGTH = 256
 
 
-def split_api_token(token: str) -> tuple[str, str]:
-    """`(clientIdentifier, clientPasskey)` of an API token `"sk-lm-XXXXXXXX:YYYY..."`: `("XXXXXXXX", "YYYY...")`.
+#: An LM Studio API token, as both SDKs parse it.
+API_TOKEN = re.compile(r"^sk-lm-(?P<identifier>[A-Za-z0-9]{8}):(?P<passkey>[A-Za-z0-9]{20})$")
 
-    Both SDKs drop the `sk-lm-` prefix from the identifier (lmstudio-js `lmstudioAPIToken.ts`,
-    lmstudio-python 1.6 `_LMS_API_TOKEN_REGEX`).
-    """
-    identifier, colon, passkey = token.removeprefix("sk-lm-").partition(":")
-    if not token.startswith("sk-lm-") or not colon or not identifier or not passkey:
-        raise ValueError("an LM Studio API token looks like 'sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY'")
-    return identifier, passkey
+
+def split_api_token(token: str) -> tuple[str, str]:
+    """`(clientIdentifier, clientPasskey)` of an API token `"sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY"`."""
+    found = API_TOKEN.match(token.strip())
+    if found is None:
+        raise ValueError(
+            "an LM Studio API token looks like 'sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY' (8 and 20 letters or digits)"
+        )
+    return found["identifier"], found["passkey"]
 
 
 def _refusal(packet: Any, api_token: str | None, passkeys: dict[str, str]) -> str | None:

@@ -77,6 +77,7 @@ class EmulatedModel:
             "path": self.file_path,
             "sizeBytes": self.size_bytes,
             "indexedModelIdentifier": self.file_path,
+            "deviceIdentifier": None,
             "paramsString": self.params_string,
             "architecture": self.architecture,
             "maxContextLength": self.max_context_length,

@@ -21,11 +21,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ._auth import authenticate
+from ._auth import authenticate, split_api_token
 from ._catalog import DEFAULT_MODELS, EmulatedModel
 from ._files import FileEndpoints
 from ._instances import Instance, Registry
 from ._models import ModelEndpoints, list_downloaded
+from ._plugins import DevPlugin, PluginEndpoints
 from ._prediction import Prediction
 from ._protocol import Channel, ChannelHandler, Connection, EndpointError, RpcHandler, error_payload, flatten_config
 from ._records import PredictionRecord, Reply, ReplySource, UploadRecord, default_reply
@@ -52,7 +53,7 @@ class LMStudioEmulator:
     with `reply` (a string, a `Reply`, or a function of the `PredictionRecord`), slow it down with
     `token_delay` / `prompt_processing_delay` / `load_delay` (seconds), cap concurrent predictions with
     `max_parallel_predictions` (the rest queue FIFO), require an LM Studio API token with `api_token`
-    (`"sk-lm-XXXXXXXX:YYYY..."`), and offer `presets` (name → prediction config fields). Load more
+    (`"sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY"`), and offer `presets` (name → prediction config fields). Load more
     instances with `load_instance()`; `instances` lists the loaded ones. Inspect what it received in
     `connections`, `predictions` (the newest `max_records` if set), `uploads` and `rpc_calls`, plus
     `total_predictions`, `running_count`, `queued_count` and `peak_concurrent_predictions`. Faults:
@@ -87,6 +88,8 @@ class LMStudioEmulator:
         self.token_delay = token_delay
         self.prompt_processing_delay = prompt_processing_delay
         self.load_delay = load_delay
+        if api_token is not None:
+            split_api_token(api_token)  # refuse a malformed token now, not at the first connection
         self.api_token = api_token
         self.presets: dict[str, dict[str, Any]] = {name: dict(fields) for name, fields in (presets or {}).items()}
         self.jit_auto_evict = jit_auto_evict
@@ -109,18 +112,21 @@ class LMStudioEmulator:
     def _endpoints(self) -> tuple[dict[str, dict[str, RpcHandler]], dict[str, dict[str, ChannelHandler]]]:
         llm, embedding = ModelEndpoints(self, "llm"), ModelEndpoints(self, "embedding")
         repository, files, system = RepositoryEndpoints(self), FileEndpoints(self), SystemEndpoints(self)
+        self.plugin_endpoints = plugins = PluginEndpoints(self)
         rpcs: dict[str, dict[str, RpcHandler]] = {
             "llm": llm.rpcs(),
             "embedding": embedding.rpcs(),
             "repository": repository.rpcs(),
             "files": files.rpcs(),
             "system": system.rpcs() | {"listDownloadedModels": lambda p: list_downloaded(self, p)},
+            "plugins": plugins.rpcs(),
         }
         channels: dict[str, dict[str, ChannelHandler]] = {
-            "llm": llm.channels() | {"predict": self._predict},
+            "llm": llm.channels() | {"predict": self._predict, "completeRawText": self._complete_raw_text},
             "embedding": embedding.channels(),
             "repository": repository.channels(),
             "system": system.channels(),
+            "plugins": plugins.channels(),
         }
         return rpcs, channels
 
@@ -184,6 +190,11 @@ class LMStudioEmulator:
     def instances(self) -> dict[str, Instance]:
         """The loaded instances by identifier, in load order."""
         return self.registry.instances
+
+    @property
+    def plugins(self) -> list[DevPlugin]:
+        """The development plugins registered so far."""
+        return self.plugin_endpoints.plugins
 
     @property
     def loaded(self) -> frozenset[str]:
@@ -332,20 +343,32 @@ class LMStudioEmulator:
             )
         return self.presets[name] | config  # the API's own fields override the preset's
 
-    async def _predict(self, channel: Channel, parameter: dict[str, Any]) -> None:
+    async def _complete_raw_text(self, channel: Channel, parameter: dict[str, Any]) -> None:
+        """lmstudio-js `complete()`: `completeRawText {modelSpecifier, rawPrompt, predictionConfigStack}`.
+
+        Recorded as a one-message user history; the prompt is the raw text, untemplated.
+        """
+        prompt = str(parameter.get("rawPrompt", ""))
+        await self._predict(channel, parameter, raw_prompt=prompt)
+
+    async def _predict(self, channel: Channel, parameter: dict[str, Any], raw_prompt: str | None = None) -> None:
         instance = self.registry.resolve(parameter.get("modelSpecifier"), "llm")
         config = self._prediction_config(parameter)
         structured = config.get("llm.prediction.structured")
+        if raw_prompt is not None:
+            messages = [{"role": "user", "content": [{"type": "text", "text": raw_prompt}]}]
+        else:
+            messages = (parameter.get("history") or {}).get("messages", [])
         record = PredictionRecord(
             model=instance.model.key,
-            history=(parameter.get("history") or {}).get("messages", []),
+            history=messages,
             config=config,
             structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
             identifier=instance.identifier,
         )
         if record.image_count and not instance.model.vision:
             raise EndpointError(error_payload("Model does not support images. Please use a model that does."))
-        prediction = Prediction(self, channel, instance, record)
+        prediction = Prediction(self, channel, instance, record, raw_prompt)
         prediction.check_context()
         self._record(record)
         try:

@@ -49,7 +49,6 @@ class Instance:
         return self.model.model_info() | {
             "identifier": self.identifier,
             "instanceReference": self.reference,
-            "deviceIdentifier": None,
             "ttlMs": self.ttl_ms,
             "lastUsedTime": self.last_used,
             "contextLength": self.context_length,

@@ -37,14 +37,20 @@ class Prediction:
     """Streams one prediction to `channel`; `run()` returns after the `success` packet."""
 
     def __init__(
-        self, emulator: LMStudioEmulator, channel: Channel, instance: Instance, record: PredictionRecord
+        self,
+        emulator: LMStudioEmulator,
+        channel: Channel,
+        instance: Instance,
+        record: PredictionRecord,
+        raw_prompt: str | None = None,
     ) -> None:
         self.emulator = emulator
         self.channel = channel
         self.instance = instance
         self.record = record
         self.policy = str(record.config.get("llm.prediction.contextOverflowPolicy") or "stopAtLimit")
-        self.prompt_tokens = count_tokens(format_prompt(record.history, record.config))
+        prompt = raw_prompt if raw_prompt is not None else format_prompt(record.history, record.config)
+        self.prompt_tokens = count_tokens(prompt)
         self.predicted = 0
         self.stop_strings: list[str] = [stop for stop in record.config.get("llm.prediction.stopStrings") or [] if stop]
         self.held = ""  # answer text not sent yet, because it may be the start of a stop string

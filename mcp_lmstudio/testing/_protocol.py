@@ -72,6 +72,7 @@ class Channel:
         self.connection = connection
         self.channel_id = channel_id
         self.cancelled = asyncio.Event()
+        self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # client packets other than `cancel`
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.connection.send({"type": "channelSend", "channelId": self.channel_id, "message": message})
@@ -135,10 +136,13 @@ class Connection:
             target = self.channels.get(message.get("channelId"))
             if target is not None and message["message"].get("type") == "cancel":
                 target.cancelled.set()
-        elif kind in ("keepAlive", "channelAck"):
-            if kind == "keepAlive":
-                self._spawn(self.send({"type": "keepAliveAck"}))
-        else:
+            elif target is not None:
+                target.messages.put_nowait(message["message"])
+        elif kind == "keepAlive":
+            self._spawn(self.send({"type": "keepAliveAck"}))
+        elif kind == "communicationWarning":  # the client found something it did not like in what we sent
+            logger.warning("Client communication warning on /%s: %s", self.namespace, message.get("warning"))
+        elif kind != "channelAck":
             self._warn(f"Received invalid message from client: {json.dumps(message)[:200]}")
 
     def _on_rpc_call(self, message: dict[str, Any]) -> None:
