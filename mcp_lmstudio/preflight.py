@@ -112,22 +112,25 @@ class ContextPreflight:
             return  # LM Studio did not say: nothing to check against
         messages, text_bytes, images = _shape(model_input)
         reserved = _reserved_tokens(config) + images * IMAGE_TOKENS
-        overhead = self._template_overhead.get((llm.identifier, messages))
+        key = (llm.identifier, messages)
+        overhead = self._template_overhead.get(key)
         if overhead is not None and text_bytes + 2 * overhead + _SLACK + reserved <= context_length:
             return  # far from the limit: fits whatever the template adds
         formatted = await llm.apply_prompt_template(history)
         formatted_bytes = len(formatted.encode("utf-8", "surrogatepass"))
-        key = (llm.identifier, messages)
-        self._template_overhead[key] = max(self._template_overhead.get(key, 0), formatted_bytes - text_bytes)
+        self._template_overhead[key] = max(overhead or 0, formatted_bytes - text_bytes)
         if formatted_bytes + _SLACK + reserved <= context_length:
-            return
+            return  # a token never covers less than a byte
         prompt_tokens = await llm.count_tokens(formatted) + images * IMAGE_TOKENS
-        if prompt_tokens + _reserved_tokens(config) <= context_length:
-            return
+        if prompt_tokens + _reserved_tokens(config) > context_length:
+            await self._refuse(llm, prompt_tokens, _reserved_tokens(config), images)
+
+    async def _refuse(self, llm: lmstudio.AsyncLLM, prompt_tokens: int, reserved: int, images: int) -> None:
+        """Raise `ContextOverflowError`, unless a fresh look shows the model was reloaded with more room."""
         self._context_lengths.pop(llm.identifier, None)
-        context_length = await self._context_length(llm)  # the model may have been reloaded
-        if 0 < context_length < prompt_tokens + _reserved_tokens(config):
-            raise ContextOverflowError(llm.identifier, prompt_tokens, _reserved_tokens(config), context_length, images)
+        context_length = await self._context_length(llm)
+        if 0 < context_length < prompt_tokens + reserved:
+            raise ContextOverflowError(llm.identifier, prompt_tokens, reserved, context_length, images)
 
     async def _context_length(self, llm: lmstudio.AsyncLLM) -> int:
         cached = self._context_lengths.get(llm.identifier)
