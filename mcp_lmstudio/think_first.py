@@ -104,7 +104,9 @@ async def think_first_events(
         ) as events:
             async for event in events:
                 if isinstance(event, GenerationResult):
-                    yield dataclasses.replace(event, reasoning=thoughts)
+                    # LM Studio turns thinking off under a schema; should a version not, keep that too.
+                    reasoning = "\n\n".join(part for part in (thoughts, event.reasoning.strip()) if part)
+                    yield dataclasses.replace(event, reasoning=reasoning)
                 elif isinstance(event, TextFragment):
                     yield dataclasses.replace(event, tokens=event.tokens + offset)
 

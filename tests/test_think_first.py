@@ -14,7 +14,7 @@ from mcp_lmstudio.testing import LMStudioEmulator, PredictionRecord, Reply
 from mcp_lmstudio.think_first import ANSWER_INSTRUCTION
 
 from .stdio_support import assert_only_json_rpc, raw_stdio_server
-from .support import USER_SCHEMA
+from .support import PNG_B64, USER_SCHEMA
 
 pytestmark = pytest.mark.anyio
 
@@ -146,3 +146,40 @@ async def test_think_first_over_stdio(emulator: LMStudioEmulator) -> None:
     content = response["result"]["content"]
     assert [block["text"] for block in content] == [json.dumps(ANSWER), f"{THINKING}\n\n{PLAN}"]
     assert response["result"]["structuredContent"] == ANSWER
+
+
+async def test_reasoning_the_json_step_still_produced_is_kept_after_the_plan(
+    emulator: LMStudioEmulator, mcp_client: Client
+) -> None:
+    emulator.reply = lambda record: Reply(PLAN) if record.structured is None else Reply(json.dumps(ANSWER), "Check.")
+    arguments = {"prompt": "Name a user.", "json_schema": USER_SCHEMA, "think_first": True}
+    result = await mcp_client.call_tool("structured_generate", arguments)
+    assert result.content[1].text == f"{PLAN}\n\nCheck."  # type: ignore[union-attr]
+
+
+async def test_a_conversation_ending_with_the_assistant_gets_the_request_as_a_new_user_turn(
+    emulator: LMStudioEmulator, mcp_client: Client
+) -> None:
+    emulator.reply = plain_model
+    messages = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Name a user."},
+        {"role": "assistant", "content": "Ada?"},
+    ]
+    arguments = {"messages": messages, "json_schema": USER_SCHEMA, "think_first": True}
+    assert not (await mcp_client.call_tool("structured_generate", arguments)).is_error
+    roles = [role for role, _text in _texts(emulator.predictions[1].history)]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+
+
+async def test_images_reach_both_steps(emulator: LMStudioEmulator, mcp_client: Client) -> None:
+    emulator.reply = plain_model
+    arguments = {
+        "prompt": "Who is pictured?",
+        "images": [{"data": PNG_B64, "mimeType": "image/png"}],
+        "model": "fake-vision-2b",
+        "json_schema": USER_SCHEMA,
+        "think_first": True,
+    }
+    assert not (await mcp_client.call_tool("structured_generate", arguments)).is_error
+    assert [record.image_count for record in emulator.predictions] == [1, 1]
