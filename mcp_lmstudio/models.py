@@ -47,6 +47,7 @@ from .results import (
     TextFragment,
 )
 from .types import Chat, Image
+from .unicode import SurrogateJoiner, valid_unicode
 
 __all__ = [
     "AsyncLMStudio",
@@ -72,8 +73,8 @@ def _result_from(prediction: PredictionResult, model: str, text: str, reasoning:
     return GenerationResult(
         text=text,
         reasoning=reasoning,
-        model=model,
-        stop_reason=str(stats.stop_reason),
+        model=valid_unicode(model),
+        stop_reason=valid_unicode(str(stats.stop_reason)),
         stats=GenerationStats(
             prompt_tokens=int(stats.prompt_tokens_count or 0),
             predicted_tokens=int(stats.predicted_tokens_count or 0),
@@ -92,13 +93,15 @@ _QueueItem: TypeAlias = "LlmPredictionFragment | PromptProgress | _Deadline | No
 
 
 class _FragmentSorter:
-    """Splits fragments into answer and reasoning, counting tokens as it goes."""
+    """Splits fragments into answer and reasoning, counting tokens and keeping the text valid Unicode."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tokens = 0
         self.ended = False
+        self._answer = SurrogateJoiner()
+        self._thinking = SurrogateJoiner()
 
     def sort(self, items: list[_QueueItem]) -> list[StreamEvent]:
         """Events for a batch of queued items, merging consecutive text of the same kind.
@@ -110,6 +113,7 @@ class _FragmentSorter:
         for item in items:
             if item is None:
                 self.ended = True
+                events.extend(self.finish())
                 break
             if isinstance(item, _Deadline):
                 raise TimeoutError
@@ -126,12 +130,19 @@ class _FragmentSorter:
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
         self.tokens += fragment.tokens_count
         if fragment.reasoning_type == "none":
-            self.text.append(fragment.content)
-            return TextFragment(fragment.content, False, self.tokens)
+            return self._text(self._answer.feed(fragment.content), reasoning=False)
         if fragment.reasoning_type == "reasoning":
-            self.reasoning.append(fragment.content)
-            return TextFragment(fragment.content, True, self.tokens)
+            return self._text(self._thinking.feed(fragment.content), reasoning=True)
         return None  # the <think> / </think> tags themselves
+
+    def finish(self) -> list[TextFragment]:
+        """The text still held back at the end of the stream (a lone surrogate, as U+FFFD)."""
+        held = [(self._thinking.flush(), True), (self._answer.flush(), False)]
+        return [self._text(text, reasoning=reasoning) for text, reasoning in held if text]
+
+    def _text(self, text: str, *, reasoning: bool) -> TextFragment:
+        (self.reasoning if reasoning else self.text).append(text)
+        return TextFragment(text, reasoning, self.tokens)
 
     def result(self, prediction: PredictionResult, model: str) -> GenerationResult:
         return _result_from(prediction, model, "".join(self.text), "".join(self.reasoning))
@@ -223,7 +234,7 @@ def _requested_host(client: AsyncClient | Client) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line.strip() for line in valid_unicode(str(exc)).splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
@@ -750,6 +761,7 @@ def _iterate_sync(
                 yield event
         if timed_out.is_set():
             raise _timeout_error(limit, "generating")
+        yield from sorter.finish()
         finished = True
         yield sorter.result(stream.result(), model)
     finally:

@@ -26,6 +26,7 @@ import pydantic
 import typing_extensions
 from typing_extensions import is_typeddict
 
+from . import strict_json
 from .errors import InvalidInputError
 
 __all__ = ["CFG", "Chat", "Image", "JsonSchema", "Regex", "MAX_IMAGE_BYTES", "SUPPORTED_IMAGE_TYPES"]
@@ -268,12 +269,14 @@ def _is_generated_dataclass_doc(schema_type: type[Any], description: object) -> 
 
 def _schema_from_string(text: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(text)
+        parsed = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"The JSON schema string is not valid JSON ({exc.msg} at position {exc.pos}): {text[:80]!r}. "
             'Pass a JSON object such as \'{"type": "object"}\'.'
         ) from None
+    except strict_json.NonStandardJSONError as exc:
+        raise InvalidInputError(f"The JSON schema string is not valid JSON ({exc}): {text[:80]!r}.") from None
     if not isinstance(parsed, dict):
         raise InvalidInputError(f"A JSON schema must be a JSON object, got {type(parsed).__name__}: {text[:80]!r}.")
     return parsed
@@ -341,7 +344,12 @@ def _nodes_in(node: Any) -> Iterator[Any]:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft, within limits."""
-    size = len(json.dumps(schema))
+    try:
+        size = len(json.dumps(schema, allow_nan=False))
+    except ValueError:  # NaN or an infinity: LM Studio would receive a document that is not JSON
+        raise InvalidInputError(
+            "The JSON schema holds a NaN or infinite number, which JSON cannot express. Use finite numbers."
+        ) from None
     if size > MAX_SCHEMA_CHARS:
         raise InvalidInputError(
             f"The JSON schema is {size:,} characters, over the {MAX_SCHEMA_CHARS:,} limit. Simplify it."
