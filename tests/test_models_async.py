@@ -173,7 +173,7 @@ async def test_a_downloaded_model_is_loaded_just_in_time(
 async def test_no_loaded_model_and_none_named_is_a_clear_error(
     emulator: LMStudioEmulator, client: lmstudio.AsyncClient
 ) -> None:
-    emulator.loaded.clear()
+    emulator.unload_all()
     with pytest.raises(NoModelLoadedError, match="No model is loaded in LM Studio"):
         await AsyncLMStudio(client).generate("hi")
 
@@ -183,7 +183,7 @@ async def test_a_model_unloaded_after_first_use_is_resolved_again(
 ) -> None:
     model = AsyncLMStudio(client, "fake-vision-2b")
     await model.generate("one")
-    emulator.loaded.discard("fake-vision-2b")
+    emulator.unload("fake-vision-2b")
     assert await model.generate("two") == "You said: two"
     assert "fake-vision-2b" in emulator.loaded
 
