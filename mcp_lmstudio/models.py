@@ -34,9 +34,9 @@ from .errors import (
     InvalidInputError,
     LMStudioUnavailableError,
     McpLmStudioError,
-    ModelNotFoundError,
     NoModelLoadedError,
 )
+from .resolution import SingleFlight, SyncSingleFlight, check_specifier, describe_models
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -238,11 +238,6 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
-def _check_known_model(key: str, loaded: list[str], downloaded: list[str]) -> None:
-    if key not in loaded and key not in downloaded:
-        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)))
-
-
 def _no_model_loaded(api_host: str) -> NoModelLoadedError:
     return NoModelLoadedError(
         f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio "
@@ -275,32 +270,6 @@ def _phase_after(event: StreamEvent) -> str:
     return "prompt" if isinstance(event, PromptProgress) else "generating"
 
 
-def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
-    loaded_by_key = {str(info.get("modelKey", info.get("identifier"))): info for info in loaded}
-    models = [
-        ModelDescription(
-            key=str(info.get("identifier", key)),
-            display_name=str(info.get("displayName", key)),
-            loaded=True,
-            context_length=int(info.get("contextLength") or info.get("maxContextLength") or 0),
-            vision=bool(info.get("vision", False)),
-        )
-        for key, info in loaded_by_key.items()
-    ]
-    models.extend(
-        ModelDescription(
-            key=model.info.model_key,
-            display_name=model.info.display_name,
-            loaded=False,
-            context_length=int(model.info.max_context_length),
-            vision=bool(model.info.vision),
-        )
-        for model in downloaded
-        if model.info.model_key not in loaded_by_key
-    )
-    return models
-
-
 class AsyncLMStudio:
     """Generates with a model in LM Studio through an `lmstudio.AsyncClient`.
 
@@ -315,6 +284,7 @@ class AsyncLMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
+        self._loads: SingleFlight[str | None, lmstudio.AsyncLLM] = SingleFlight()
         # The SDK has no public "is entered" flag; a client that arrives with open sessions was entered by
         # the caller, and one this object enters is tracked here.
         self._client_ready = bool(getattr(client, "_sessions", None))
@@ -424,7 +394,7 @@ class AsyncLMStudio:
             await self._ensure_entered()
             loaded = await self.client.llm.remote_call("listLoaded")
             downloaded = await self.client.llm.list_downloaded()
-        return _describe_models(list(loaded or []), list(downloaded))
+        return describe_models(list(loaded or []), list(downloaded))
 
     async def close(self) -> None:
         """Exit the client if this object entered it; forget cached model handles."""
@@ -466,6 +436,10 @@ class AsyncLMStudio:
         handle = self._handles.get(key)
         if handle is not None:
             return handle
+        return await self._loads.run(key, lambda report: self._load(key, report), on_load_progress)
+
+    async def _load(self, key: str | None, report: Callable[[float], None]) -> lmstudio.AsyncLLM:
+        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
         if key is None:
             loaded = await self.client.llm.list_loaded()
             if not loaded:
@@ -473,9 +447,8 @@ class AsyncLMStudio:
             handle = loaded[0]
         else:
             loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
-            downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
-            _check_known_model(key, loaded_ids, downloaded)
-            handle = await self.client.llm.model(key, on_load_progress=on_load_progress)
+            check_specifier(key, loaded_ids, await self.client.llm.list_downloaded())
+            handle = await self.client.llm.model(key, on_load_progress=report)
         self._handles[key] = handle
         return handle
 
@@ -622,6 +595,7 @@ class LMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
+        self._loads: SyncSingleFlight[str | None, lmstudio.LLM] = SyncSingleFlight()
 
     def generate(
         self,
@@ -721,17 +695,21 @@ class LMStudio:
         key = model or self.model_name
         handle = self._handles.get(key)
         if handle is None:
-            if key is None:
-                loaded = self.client.llm.list_loaded()
-                if not loaded:
-                    raise _no_model_loaded(_describe_host(self.client))
-                handle = loaded[0]
-            else:
-                loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
-                downloaded = [info.model_key for info in self.client.llm.list_downloaded()]
-                _check_known_model(key, loaded_ids, downloaded)
-                handle = self.client.llm.model(key)
-            self._handles[key] = handle
+            handle = self._loads.run(key, lambda: self._load(key))
+        return handle
+
+    def _load(self, key: str | None) -> lmstudio.LLM:
+        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
+        if key is None:
+            loaded = self.client.llm.list_loaded()
+            if not loaded:
+                raise _no_model_loaded(_describe_host(self.client))
+            handle = loaded[0]
+        else:
+            loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
+            check_specifier(key, loaded_ids, self.client.llm.list_downloaded())
+            handle = self.client.llm.model(key)
+        self._handles[key] = handle
         return handle
 
 
