@@ -177,3 +177,11 @@ def test_a_typing_typeddict_gives_the_schema_of_its_typing_extensions_twin(std: 
     assert pet["required"] == ["name"]
     assert pet["description"] == "A pet."
     assert schema["$defs"]["StdOwner"]["properties"]["name"]["description"] == "The owner's name"
+
+
+@pytest.mark.parametrize(
+    "source", ['{"type": "number", "maximum": NaN}', '{"type": "number", "maximum": 1e999}', {"maximum": float("inf")}]
+)
+def test_json_schema_refuses_non_finite_numbers(source: object) -> None:
+    with pytest.raises(InvalidInputError, match="NaN"):
+        JsonSchema(source)  # type: ignore[arg-type]
