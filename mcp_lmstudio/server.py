@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from . import __version__
@@ -42,6 +42,7 @@ from .arguments import (
     build_request,
 )
 from .errors import LMStudioUnavailableError, McpLmStudioError
+from .fault_isolation import sendable_tool_result
 from .progress import ProgressReporter
 from .results import GenerationResult
 from .session import LMStudioSession
@@ -57,6 +58,7 @@ from .tool_results import (
     generation_result,
 )
 from .types import JsonSchema
+from .unicode import valid_unicode
 
 __all__ = ["create_server"]
 
@@ -87,7 +89,7 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
             return await tool(*args, **kwargs)
         except (McpLmStudioError, TypeError, ValueError) as exc:
             logger.info("%s failed: %s", wrapper.__name__, exc)
-            return error_result(str(exc))
+            return error_result(valid_unicode(str(exc)))
 
     return cast(_ToolFunction, wrapper)
 
@@ -162,6 +164,15 @@ take a while). Each has its key (pass it as `model`), display name, whether it i
 and whether it accepts images."""
 
 
+class _Server(MCPServer[AppState]):
+    """`MCPServer` whose tool results always encode: one that cannot becomes that call's tool error."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        return sendable_tool_result(await super().call_tool(name, arguments, context), name)
+
+
 def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:
     """Build the MCP server. A fresh session is made for it unless `session` is given (tests pass their own)."""
 
@@ -184,7 +195,7 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         _strict_tool(structured_generate, "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating),
         _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
     ]
-    return MCPServer(
+    return _Server(
         "mcp-lmstudio",
         title="LM Studio",
         version=__version__,
@@ -299,7 +310,12 @@ async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, 
         raise
     entries = [
         ModelEntry(
-            key=m.key, display_name=m.display_name, loaded=m.loaded, context_length=m.context_length, vision=m.vision
+            key=m.key,
+            model_key=m.model_key,
+            display_name=m.display_name,
+            loaded=m.loaded,
+            context_length=m.context_length,
+            vision=m.vision,
         )
         for m in models
     ]
