@@ -341,3 +341,14 @@ async def test_something_else_on_the_port_is_named_as_such() -> None:
         with anyio.fail_after(10), pytest.raises(LMStudioUnavailableError, match="something else is listening there"):
             await AsyncLMStudio(lmstudio.AsyncClient(f"127.0.0.1:{port}")).generate("hi")
         tg.cancel_scope.cancel()
+
+
+async def test_a_typing_typeddict_output_type_works_on_every_supported_python(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    from tests.test_types import StdPet
+
+    text = await AsyncLMStudio(client).generate("Describe a pet", StdPet)
+    sent = emulator.predictions[-1].structured
+    assert sent is not None and sent["jsonSchema"]["required"] == ["name"]
+    jsonschema.validate(json.loads(text), sent["jsonSchema"])

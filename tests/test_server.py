@@ -10,7 +10,8 @@ import anyio.lowlevel
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.server import STREAM_INTERVAL_S, create_server
+from mcp_lmstudio.progress import STREAM_INTERVAL_S
+from mcp_lmstudio.server import create_server
 from mcp_lmstudio.session import LMStudioSession
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
@@ -255,7 +256,14 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     result = await mcp_client.call_tool("list_models", {})
 
     def entry(key: str, name: str, loaded: bool, context: int, vision: bool) -> dict[str, Any]:
-        return {"key": key, "display_name": name, "loaded": loaded, "context_length": context, "vision": vision}
+        return {
+            "key": key,
+            "model_key": key,
+            "display_name": name,
+            "loaded": loaded,
+            "context_length": context,
+            "vision": vision,
+        }
 
     assert result.structured_content == {
         "models": [
@@ -431,11 +439,11 @@ class RecordingContext:
 
 
 async def test_streamed_text_from_a_fragment_without_new_tokens_is_not_lost() -> None:
+    from mcp_lmstudio.progress import ProgressReporter
     from mcp_lmstudio.results import TextFragment
-    from mcp_lmstudio.server import _ProgressReporter
 
     ctx = RecordingContext()
-    reporter = _ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]
+    reporter = ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]
     await reporter.on_event(TextFragment("a b", False, 2))
     await reporter.on_event(TextFragment(" END", False, 2))  # LM Studio counted no new token
     await reporter.flush()

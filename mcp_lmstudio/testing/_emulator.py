@@ -94,6 +94,8 @@ class LMStudioEmulator:
         self.presets: dict[str, dict[str, Any]] = {name: dict(fields) for name, fields in (presets or {}).items()}
         self.jit_auto_evict = jit_auto_evict
         self.hang_predictions = False
+        #: When set, every just-in-time load fails with this LM Studio error title (e.g. out of memory).
+        self.load_failure: str | None = None
         self.reject_auth = False
         self.unknown_packets = False
         self.connections: Counter[str] = Counter()

@@ -137,6 +137,9 @@ class ModelEndpoints:
         model = self._find_model(query)
         identifier = self.registry.free_identifier(model.key)
         await channel.send({"type": "startLoading", "identifier": identifier, "info": model.model_info()})
+        if self.emulator.load_failure is not None:  # as when the model does not fit in memory
+            await self._progress(channel, "loadProgress")
+            raise EndpointError(error_payload(self.emulator.load_failure))
         if self.emulator.jit_auto_evict:
             for other in [inst for inst in self.registry.instances.values() if inst.jit]:
                 self.registry.unload(other.identifier)

@@ -1,0 +1,208 @@
+"""The generation tools' arguments: their JSON schemas (what a model reads) and the checks that turn them
+into model-layer input (`LMStudioTypeAdapter` types) and LM Studio prediction config keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InvalidInputError
+from .types import Chat, Image
+
+MAX_PROMPT_CHARS = 2_000_000
+MAX_IMAGES = 16
+
+
+# -- tool arguments ----------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageInput(_Strict):
+    """An image for the prompt: base64 data and its MIME type."""
+
+    data: Annotated[str, Field(description="The image bytes, base64-encoded (no 'data:' prefix).")]
+    mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
+
+
+class _ContentBlock(_Strict):
+    # MCP's own content blocks may carry these; they do not matter to the model.
+    annotations: dict[str, Any] | None = None
+    meta: Annotated[dict[str, Any] | None, Field(alias="_meta")] = None
+
+
+class TextPart(_ContentBlock):
+    """A text part of a message (the same shape as MCP text content)."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_ContentBlock):
+    """An image part of a user message (the same shape as MCP image content)."""
+
+    type: Literal["image"]
+    data: Annotated[str, Field(description="The image bytes, base64-encoded.")]
+    mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
+
+
+class Message(_Strict):
+    """One conversation turn."""
+
+    role: Annotated[Literal["system", "user", "assistant"], Field(description="'system' may only come first.")]
+    content: Annotated[
+        str | list[Annotated[TextPart | ImagePart, Field(discriminator="type")]],
+        Field(description="Text, or (user turns) a list of text and image parts."),
+    ]
+
+
+Prompt = Annotated[
+    str | None, Field(description="A single user turn. Give exactly one of `prompt` and `messages`.", default=None)
+]
+Images = Annotated[
+    list[ImageInput] | None,
+    Field(description="Images for the prompt (only with `prompt`; the model must support vision).", default=None),
+]
+Messages = Annotated[
+    list[Message] | None,
+    Field(
+        description="A conversation instead of `prompt`: system (first, optional), user and assistant turns.",
+        default=None,
+    ),
+]
+ModelKey = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=512,
+        description="LM Studio model key from list_models. Default: the configured or loaded model.",
+        default=None,
+    ),
+]
+Temperature = Annotated[float | None, Field(ge=0, le=5, description="Sampling temperature (0 = greedy).", default=None)]
+MaxTokens = Annotated[int | None, Field(ge=1, le=1_000_000, description="Cap on generated tokens.", default=None)]
+TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling probability mass.", default=None)]
+TopK = Annotated[int | None, Field(ge=0, le=100_000, description="Sample from the k likeliest tokens.", default=None)]
+MinP = Annotated[float | None, Field(ge=0, le=1, description="Minimum token probability (relative).", default=None)]
+RepeatPenalty = Annotated[
+    float | None, Field(gt=0, le=10, description="Penalty for repeated tokens (1 = none).", default=None)
+]
+Stop = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=1000)]] | None,
+    Field(max_length=32, description="Stop strings: generation ends before the first one.", default=None),
+]
+JsonSchemaArg = Annotated[
+    dict[str, Any] | str | None,
+    Field(description="The JSON schema the answer must satisfy (an object, or a string holding one).", default=None),
+]
+RegexArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
+CfgArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
+
+
+# -- request building -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    model_input: str | list[str | Image] | Chat
+    config: dict[str, Any]
+    model: str | None
+
+
+def _content(message: Message, index: int) -> str | list[str | Image]:
+    if isinstance(message.content, str):
+        return check_text(message.content, f"Message {index}")
+    if message.role != "user" and any(isinstance(part, ImagePart) for part in message.content):
+        raise InvalidInputError(f"Message {index} ({message.role}) has an image part; only user messages may.")
+    text = "\n".join(check_text(p.text, f"Message {index}") for p in message.content if isinstance(p, TextPart))
+    images: list[str | Image] = [Image(p.data, p.mimeType) for p in message.content if isinstance(p, ImagePart)]
+    return [text, *images] if images else text
+
+
+def _model_input(
+    prompt: str | None, images: list[ImageInput] | None, messages: list[Message] | None
+) -> str | list[str | Image] | Chat:
+    if (prompt is None) == (messages is None):
+        given = "both" if prompt is not None else "neither"
+        raise InvalidInputError(
+            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given} was given."
+        )
+    if len(images or []) > MAX_IMAGES:
+        raise InvalidInputError(f"{len(images or [])} images given; at most {MAX_IMAGES} are accepted per call.")
+    if messages is not None:
+        if images:
+            raise InvalidInputError("`images` goes with `prompt`; in `messages`, put image parts in a user turn.")
+        if not any(message.role == "user" for message in messages):
+            raise InvalidInputError("`messages` has no user message. Give at least one turn with role 'user'.")
+        _check_conversation_size(messages)
+        return Chat([{"role": m.role, "content": _content(m, i)} for i, m in enumerate(messages)])
+    assert prompt is not None
+    if not prompt.strip():
+        raise InvalidInputError("`prompt` is empty. Pass the text you want the model to answer.")
+    check_text(prompt, "`prompt`")
+    _check_size(len(prompt))
+    return [prompt, *(Image(image.data, image.mimeType) for image in images)] if images else prompt
+
+
+def check_text(text: str, where: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} contains an unpaired UTF-16 surrogate {text[exc.start]!r} at position {exc.start}, which is "
+            "not valid Unicode. Send well-formed text."
+        ) from None
+    return text
+
+
+def _check_conversation_size(messages: list[Message]) -> None:
+    parts = [part for message in messages if isinstance(message.content, list) for part in message.content]
+    image_count = sum(isinstance(part, ImagePart) for part in parts)
+    if image_count > MAX_IMAGES:
+        raise InvalidInputError(f"{image_count} images given; at most {MAX_IMAGES} are accepted per call.")
+    texts = [message.content for message in messages if isinstance(message.content, str)]
+    _check_size(sum(map(len, texts)) + sum(len(part.text) for part in parts if isinstance(part, TextPart)))
+
+
+def _check_size(chars: int) -> None:
+    if chars > MAX_PROMPT_CHARS:
+        raise InvalidInputError(
+            f"The prompt is {chars:,} characters, over the {MAX_PROMPT_CHARS:,}-character limit. Shorten it."
+        )
+
+
+def _sampling_config(
+    temperature: float | None,
+    max_tokens: int | None,
+    top_p: float | None,
+    top_k: int | None,
+    min_p: float | None,
+    repeat_penalty: float | None,
+    stop: list[str] | None,
+) -> dict[str, Any]:
+    settings = {
+        "temperature": temperature,
+        "maxTokens": max_tokens,
+        "topPSampling": top_p,
+        "topKSampling": top_k,
+        "minPSampling": min_p,
+        "repeatPenalty": repeat_penalty,
+        "stopStrings": stop,
+    }
+    for stop_string in stop or []:
+        check_text(stop_string, "A stop string")
+    return {key: value for key, value in settings.items() if value is not None}
+
+
+def build_request(
+    prompt: str | None,
+    images: list[ImageInput] | None,
+    messages: list[Message] | None,
+    model: str | None,
+    sampling: tuple[float | None, int | None, float | None, int | None, float | None, float | None, list[str] | None],
+) -> GenerationRequest:
+    return GenerationRequest(_model_input(prompt, images, messages), _sampling_config(*sampling), model)

@@ -1,0 +1,70 @@
+"""Progress notifications for a generation: load and prompt-processing fractions, then tokens so far."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from .results import LoadProgress, PromptProgress, TextFragment
+
+#: generate_stream sends at most one text notification per interval (so at most 40 per second).
+STREAM_INTERVAL_S = 0.025
+#: generate sends a keep-alive progress notification at most once per interval while generating.
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+class ProgressReporter:
+    """Sends progress: loading and prompt processing below 1, then tokens so far.
+
+    Token notifications (carrying the new text when streaming) go out at most once per interval; the first
+    one goes out at once, so that streamed text starts as soon as the model produces it.
+    """
+
+    def __init__(self, ctx: Context[Any, Any], *, stream_text: bool) -> None:
+        self.ctx = ctx
+        self.stream_text = stream_text
+        self.interval = STREAM_INTERVAL_S if stream_text else HEARTBEAT_INTERVAL_S
+        self.pending: list[str] = []
+        self.last_token_report = 0.0
+        self.last_progress = -1.0
+        self.tokens = 0
+
+    async def on_event(self, event: LoadProgress | PromptProgress | TextFragment) -> None:
+        # Loading maps to [0, 0.49] and prompt processing to [0.5, 0.99], so that token counts (1, 2, ...)
+        # keep the whole sequence strictly increasing. When streaming, only answer text goes in `message`,
+        # so that the messages concatenate to the answer.
+        if isinstance(event, LoadProgress):
+            status = f"Loading model {event.model}: {event.fraction:.0%}"
+            await self._send(_clamp(event.fraction) * 0.49, None if self.stream_text else status)
+            return
+        if isinstance(event, PromptProgress):
+            status = f"Processing prompt: {event.fraction:.0%}"
+            await self._send(0.5 + _clamp(event.fraction) * 0.49, None if self.stream_text else status)
+            return
+        self.tokens = event.tokens
+        if self.stream_text and not event.reasoning:
+            self.pending.append(event.text)
+        if time.monotonic() - self.last_token_report >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.stream_text and self.pending:
+            text, self.pending = "".join(self.pending), []
+            # A fragment may carry text without a new token; progress must still move forward.
+            await self._send(max(self.tokens, math.nextafter(self.last_progress, math.inf)), text)
+        elif self.tokens > self.last_progress:
+            await self._send(self.tokens, "" if self.stream_text else f"Generated {self.tokens} tokens")
+        self.last_token_report = time.monotonic()
+
+    async def _send(self, progress: float, message: str | None) -> None:
+        if progress <= self.last_progress:
+            return
+        self.last_progress = progress
+        await self.ctx.report_progress(progress, None, message)
+
+
+def _clamp(fraction: float) -> float:
+    return min(max(fraction, 0.0), 1.0)
