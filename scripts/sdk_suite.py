@@ -173,6 +173,10 @@ def run_suite(source: Path, python: Path, port: int, keyword: str | None, verbos
                f"--junitxml={report}", "-q" if verbose else "-qq", "--tb=line" if verbose else "--tb=no"]  # fmt: skip
     if keyword:
         command += ["-k", keyword]
+    # The plugin tests stop their plugins with SIGINT, which a shell's background job (`cmd &`) ignores
+    # and passes the ignoring on: undo that for the suite.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Its own session, so that any process the suite leaves behind (a development plugin that did not
     # stop) can be ended with it.
     suite = subprocess.Popen(command, cwd=source, env=env, start_new_session=True)

@@ -387,7 +387,7 @@ class LMStudioEmulator:
         record = prediction.record
         if not await self.slots.acquire(prediction.channel):  # cancelled while queued: never started
             record.cancelled = True
-            await prediction.channel.send(prediction._success("userStopped"))
+            await prediction.channel.send(prediction.success_packet("userStopped"))
             record.stop_reason = "userStopped"
             return
         record.started = True

@@ -83,7 +83,7 @@ class Prediction:
         if stop_reason is None:
             stop_reason = await self._stream_reply(self.emulator.reply_for(self.record))
         self.record.cancelled = self.channel.cancelled.is_set()
-        await self.channel.send(self._success(stop_reason))
+        await self.channel.send(self.success_packet(stop_reason))
         self.record.stop_reason = stop_reason
 
     async def _process_prompt(self) -> str | None:
@@ -208,7 +208,7 @@ class Prediction:
         await self.channel.send({"type": "fragment", "fragment": fragment})
         self.emulator._changed()
 
-    def _success(self, stop_reason: str) -> dict[str, Any]:
+    def success_packet(self, stop_reason: str) -> dict[str, Any]:
         # Derived from the script (counts and delays), not measured, so that runs are reproducible.
         delay = self.emulator.token_delay
         speed = (1 / delay if delay > 0 else NOMINAL_TOKENS_PER_SECOND) if self.predicted else 0.0
