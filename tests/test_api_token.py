@@ -144,11 +144,13 @@ async def test_over_stdio_the_token_works_and_never_reaches_stderr(locked: LMStu
 
 
 async def test_over_stdio_a_wrong_token_is_a_tool_error_and_stays_secret(locked: LMStudioEmulator) -> None:
-    _needs_token_sdk()
+    # Any SDK: 1.6 sends the token and LM Studio refuses it; 1.5 cannot send it and says what to upgrade.
     env = {**os.environ, "LMSTUDIO_API_TOKEN": WRONG}
     responses = await _stdio_calls(locked.api_host, env, ["--log-level", "DEBUG"])
     assert responses["ok"]["result"]["isError"] is True
-    assert "LMSTUDIO_API_TOKEN" in responses["ok"]["result"]["content"][0]["text"]
+    message = responses["ok"]["result"]["content"][0]["text"]
+    assert "LMSTUDIO_API_TOKEN" in message
+    assert ("refused the API token" if TOKENS else UPGRADE_COMMAND) in message
     _assert_secret(json.dumps(responses["ok"]) + responses["stderr"])
 
 
