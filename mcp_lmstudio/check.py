@@ -25,9 +25,7 @@ async def run_check(settings: Settings) -> int:
     """Run the self-check, printing each step; return the exit status."""
     where = settings.host or f"a local LM Studio (discovery), then {DEFAULT_HOST}"
     print(f"Looking for LM Studio at {where} ...")
-    session = LMStudioSession(
-        host=settings.host, model=settings.model, timeout=min(settings.timeout, 120), api_token=settings.api_token
-    )
+    session = LMStudioSession.from_settings(settings, timeout=min(settings.timeout, 120))
     try:
         return await _check(session, settings)
     finally:

@@ -154,9 +154,7 @@ def _serve_until_signalled(settings: Settings) -> None:
     from .server import create_server
     from .stdio import can_use_pipes, serve_stdio
 
-    session = LMStudioSession(
-        host=settings.host, model=settings.model, timeout=settings.timeout, api_token=settings.api_token
-    )
+    session = LMStudioSession.from_settings(settings)
     server = create_server(settings, session=session)
     if settings.transport == "http":
         # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, gives calls in flight a grace period,

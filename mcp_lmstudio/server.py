@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from . import __version__
@@ -56,6 +56,7 @@ from .tool_results import (
     describe_entry,
     error_result,
     generation_result,
+    structured_result,
 )
 from .types import JsonSchema
 from .unicode import valid_unicode
@@ -178,9 +179,7 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        owned = session or LMStudioSession(
-            host=settings.host, model=settings.model, timeout=settings.timeout, api_token=settings.api_token
-        )
+        owned = session or LMStudioSession.from_settings(settings)
         try:
             yield AppState(owned)
         finally:
@@ -290,12 +289,7 @@ async def structured_generate(
     sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
     request = build_request(prompt, images, messages, model, sampling, context_overflow)
     result = await _generate(ctx, request, stream_text=False, output_type=schema, think_first=think_first)
-    parsed = parse_structured(result, schema.schema)
-    structured = parsed if isinstance(parsed, dict) else {"value": parsed}
-    content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
-    if think_first:  # the plan, apart from the JSON
-        content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
-    return CallToolResult(content=content, structured_content=structured)
+    return structured_result(result, parse_structured(result, schema.schema), with_reasoning=think_first)
 
 
 @_errors_as_results

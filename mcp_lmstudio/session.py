@@ -16,6 +16,7 @@ from .errors import LMStudioUnavailableError
 
 if TYPE_CHECKING:
     from .models import AsyncLMStudio
+    from .settings import Settings
 
 __all__ = ["DEFAULT_HOST", "LMStudioSession"]
 
@@ -78,6 +79,16 @@ class LMStudioSession:
         self._closed = False
         self._broken = False
         self._closed_event = anyio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout: float | None = None) -> LMStudioSession:
+        """A session as `settings` configure it (`timeout` overrides theirs)."""
+        return cls(
+            host=settings.host,
+            model=settings.model,
+            timeout=settings.timeout if timeout is None else timeout,
+            api_token=settings.api_token,
+        )
 
     @property
     def api_host(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mcp.types import CallToolResult, TextContent
+from typing import Any
+
+from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, Field
 
 from .results import GenerationResult
@@ -83,3 +85,13 @@ def describe_entry(entry: ModelEntry) -> str:
         state = "loaded"
     vision = ", vision" if entry.vision else ""
     return f"{entry.key} ({state}, context {entry.context_length}{vision}): {entry.display_name}"
+
+
+def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: bool) -> CallToolResult:
+    """`structured_generate`'s result: the JSON text, the parsed value (non-objects wrapped as `{"value": ...}`)
+    and, `with_reasoning` (think_first), the reasoning as a second text content, never inside the JSON."""
+    content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
+    if with_reasoning:
+        content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
+    structured = parsed if isinstance(parsed, dict) else {"value": parsed}
+    return CallToolResult(content=content, structured_content=structured)
