@@ -130,11 +130,18 @@ class ModelEndpoints:
     async def get_or_load(self, channel: Channel, parameter: dict[str, Any]) -> None:
         query = str(parameter.get("identifier", ""))
         instance = self.registry.find_instance(query, self.kind)
-        if instance is not None:
-            self.registry.touch(instance)
-            await channel.send({"type": "alreadyLoaded", "info": instance.info()})
-            return
-        model = self._find_model(query)
+        if instance is None:
+            model = self._find_model(query)
+            # One JIT load of a model at a time: a second getOrLoad waits and then finds the instance.
+            async with self.registry.load_lock(model.key):
+                instance = self.registry.find_instance(query, self.kind)
+                if instance is None:
+                    await self._jit_load(channel, model, parameter)
+                    return
+        self.registry.touch(instance)
+        await channel.send({"type": "alreadyLoaded", "info": instance.info()})
+
+    async def _jit_load(self, channel: Channel, model: EmulatedModel, parameter: dict[str, Any]) -> None:
         identifier = self.registry.free_identifier(model.key)
         await channel.send({"type": "startLoading", "identifier": identifier, "info": model.model_info()})
         if self.emulator.load_failure is not None:  # as when the model does not fit in memory
