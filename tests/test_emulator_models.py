@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -153,3 +154,12 @@ def test_a_catalogue_file_holds_lm_studio_model_infos(tmp_path: Path) -> None:
     llama, nomic = load_models_file(tmp_path / "models.json")
     assert (llama.loaded, nomic.loaded, nomic.kind, nomic.embedding_length) == (True, False, "embedding", 768)
     assert llama.model_info() == LLAMA.model_info() | {"quantization": {"name": "Q8_0", "bits": 8}}
+
+
+async def test_concurrent_jit_loads_of_one_model_make_one_instance(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.load_delay = 0.05
+    handles = await asyncio.gather(*(client.llm.model("smollm2-135m-instruct") for _ in range(3)))
+    assert {handle.identifier for handle in handles} == {"smollm2-135m-instruct"}
+    assert [i for i in emulator.instances if i.startswith("smollm2")] == ["smollm2-135m-instruct"]

@@ -105,3 +105,15 @@ async def test_an_api_token_is_required_when_set() -> None:
         with anyio.fail_after(5), pytest.raises(ValueError):  # SDK 1.5 sends random credentials
             async with lmstudio.AsyncClient(lms.api_host):
                 pass
+
+
+async def test_unscripted_the_model_calls_the_first_tool_once_then_reports(client: lmstudio.AsyncClient) -> None:
+    def divide(numerator: float, denominator: float) -> float:
+        """Divide two numbers."""
+        return numerator / (denominator or 1.0)
+
+    llm = await client.llm.model("fake-echo-1b")
+    rounds: list[lmstudio.PredictionRoundResult] = []
+    result = await llm.act("Divide 1 by 2", [divide], on_prediction_completed=rounds.append)
+    assert result.rounds == 2
+    assert [r.content for r in rounds] == ["Calling divide.", "The tool returned: 0.0"]

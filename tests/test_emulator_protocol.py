@@ -36,6 +36,25 @@ async def _channel(api_host: str, namespace: str, endpoint: str, parameter: dict
                 await ws.send_json({"type": "channelSend", "channelId": 1, "message": {"type": "end"}})
 
 
+async def _rpc(api_host: str, namespace: str, endpoint: str, parameter: dict[str, Any]) -> dict[str, Any]:
+    """One RPC on a fresh, authenticated socket; return the `rpcResult` or `rpcError` message."""
+    async with httpx_ws.aconnect_ws(f"http://{api_host}/{namespace}") as ws:
+        await ws.send_json({"authVersion": 1, "clientIdentifier": str(uuid.uuid4()), "clientPasskey": "p"})
+        assert (await ws.receive_json())["success"]
+        await ws.send_json({"type": "rpcCall", "endpoint": endpoint, "callId": 1, "parameter": parameter})
+        answer: dict[str, Any] = await ws.receive_json()
+        return answer
+
+
+async def test_an_instance_reference_resolves_and_missing_model_info_can_be_none(emulator: LMStudioEmulator) -> None:
+    reference = emulator.instances["fake-echo-1b"].reference
+    specifier = {"type": "instanceReference", "instanceReference": reference}
+    info = await _rpc(emulator.api_host, "llm", "getModelInfo", {"specifier": specifier, "throwIfNotFound": True})
+    assert info["result"]["identifier"] == "fake-echo-1b"
+    missing = {"specifier": {"type": "query", "query": {"identifier": "nope"}}, "throwIfNotFound": False}
+    assert "result" not in await _rpc(emulator.api_host, "llm", "getModelInfo", missing)
+
+
 async def test_complete_raw_text_predicts_from_the_raw_prompt(emulator: LMStudioEmulator) -> None:
     parameter = {
         "modelSpecifier": {"type": "query", "query": {"identifier": "fake-echo-1b"}},

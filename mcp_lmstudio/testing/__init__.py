@@ -1,6 +1,6 @@
 """An LM Studio emulator for tests and demos, spoken to by the real LM Studio SDKs over real websockets.
 
-It implements LM Studio's native websocket API as lmstudio-python 1.5 and lmstudio-js 1.x/2.x use it:
+It implements LM Studio's native websocket API as lmstudio-python 1.5 and lmstudio-js 2.x use it:
 
 * `GET /lmstudio-greeting`, and websocket upgrades at `/llm`, `/embedding`, `/system`, `/files`,
   `/repository` (and LM Studio's other namespaces), each authenticated with the SDK's auth packet,

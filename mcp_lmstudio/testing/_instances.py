@@ -73,6 +73,7 @@ class Registry:
         self.instances: dict[str, Instance] = {}
         self._references = itertools.count(1)
         self._on_change = on_change
+        self._load_locks: dict[str, asyncio.Lock] = {}
 
     # -- lookup ----------------------------------------------------------------------------------------
 
@@ -179,6 +180,10 @@ class Registry:
         self.touch(instance)
         self._on_change()
         return instance
+
+    def load_lock(self, key: str) -> asyncio.Lock:
+        """The lock that serialises just-in-time loads of the model `key`."""
+        return self._load_locks.setdefault(key, asyncio.Lock())
 
     def free_identifier(self, key: str) -> str:
         """The model key if no instance has it, else `key:2`, `key:3`... (LM Studio's numbering)."""

@@ -130,11 +130,18 @@ class ModelEndpoints:
     async def get_or_load(self, channel: Channel, parameter: dict[str, Any]) -> None:
         query = str(parameter.get("identifier", ""))
         instance = self.registry.find_instance(query, self.kind)
-        if instance is not None:
-            self.registry.touch(instance)
-            await channel.send({"type": "alreadyLoaded", "info": instance.info()})
-            return
-        model = self._find_model(query)
+        if instance is None:
+            model = self._find_model(query)
+            # One JIT load of a model at a time: a second getOrLoad waits and then finds the instance.
+            async with self.registry.load_lock(model.key):
+                instance = self.registry.find_instance(query, self.kind)
+                if instance is None:
+                    await self._jit_load(channel, model, parameter)
+                    return
+        self.registry.touch(instance)
+        await channel.send({"type": "alreadyLoaded", "info": instance.info()})
+
+    async def _jit_load(self, channel: Channel, model: EmulatedModel, parameter: dict[str, Any]) -> None:
         identifier = self.registry.free_identifier(model.key)
         await channel.send({"type": "startLoading", "identifier": identifier, "info": model.model_info()})
         if self.emulator.load_failure is not None:  # as when the model does not fit in memory
@@ -145,16 +152,7 @@ class ModelEndpoints:
                 self.registry.unload(other.identifier)
                 await channel.send({"type": "unloadingOtherJITModel", "info": other.info()})
         await self._progress(channel, "loadProgress")
-        config = flatten_config(parameter.get("loadConfigStack"))
-        ttl = parameter.get("loadTtlMs")
-        loaded = self.registry.load(
-            model,
-            self.registry.free_identifier(model.key),
-            context_length=self._context_length(config),
-            ttl_ms=int(ttl) if isinstance(ttl, int | float) else None,
-            jit=True,
-            load_config=config,
-        )
+        loaded = self._load(model, None, parameter, parameter.get("loadTtlMs"), jit=True)
         await channel.send({"type": "loadSuccess", "info": loaded.info()})
 
     async def load_model(self, channel: Channel, parameter: dict[str, Any]) -> None:
@@ -164,16 +162,23 @@ class ModelEndpoints:
             raise EndpointError(error_payload(f'A model with the identifier "{identifier}" already exists'))
         await channel.send({"type": "resolved", "info": model.model_info()})
         await self._progress(channel, "progress")
+        wanted = str(identifier) if identifier is not None else None
+        loaded = self._load(model, wanted, parameter, parameter.get("ttlMs"))
+        await channel.send({"type": "success", "info": loaded.info()})
+
+    def _load(
+        self, model: EmulatedModel, identifier: str | None, parameter: dict[str, Any], ttl: Any, *, jit: bool = False
+    ) -> Instance:
+        """Load an instance with the `loadConfigStack` of `parameter` and a TTL in ms (if a number)."""
         config = flatten_config(parameter.get("loadConfigStack"))
-        ttl = parameter.get("ttlMs")
-        loaded = self.registry.load(
+        return self.registry.load(
             model,
-            str(identifier) if identifier is not None else None,
+            identifier,
             context_length=self._context_length(config),
             ttl_ms=int(ttl) if isinstance(ttl, int | float) else None,
+            jit=jit,
             load_config=config,
         )
-        await channel.send({"type": "success", "info": loaded.info()})
 
 
 async def list_downloaded(emulator: LMStudioEmulator, _parameter: Any) -> list[dict[str, Any]]:

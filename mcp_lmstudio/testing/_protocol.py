@@ -150,7 +150,7 @@ class Connection:
         self.on_rpc(self.namespace, endpoint)
         handler = self.rpcs.get(endpoint)
         if handler is None:
-            self._warn(f"Received rpcCall for unknown endpoint, endpoint = {endpoint}")
+            self._warn(f"Received rpcCall for unknown endpoint, endpoint = {endpoint}", "rpcEndpointUnknown")
             return
         self._spawn(self._answer_rpc(message["callId"], handler, message.get("parameter")))
 
@@ -158,14 +158,15 @@ class Connection:
         endpoint = message["endpoint"]
         handler = self.channel_handlers.get(endpoint)
         if handler is None:
-            self._warn(f"Received channelCreate for unknown endpoint, endpoint = {endpoint}")
+            self._warn(f"Received channelCreate for unknown endpoint, endpoint = {endpoint}", "channelEndpointUnknown")
             return
         channel = Channel(self, message["channelId"])
         self.channels[channel.channel_id] = channel
         self._spawn(self._run_channel(channel, handler, message.get("creationParameter")))
 
-    def _warn(self, warning: str) -> None:
-        self._spawn(self.send({"type": "communicationWarning", "warning": warning}))
+    def _warn(self, warning: str, kind: str = "unknown") -> None:
+        """A `communicationWarning` with ServerPort's wording and `kind`."""
+        self._spawn(self.send({"type": "communicationWarning", "warning": warning, "kind": kind}))
 
     def _is_new_channel(self, message: dict[str, Any]) -> bool:
         channel_id = message.get("channelId")

@@ -127,13 +127,30 @@ def tokenize(text: str) -> list[str]:
 
 
 def default_reply(record: PredictionRecord) -> Reply:
-    """Echo the last user turn, or a value satisfying the JSON schema under structured output."""
+    """The unscripted model: a value satisfying the JSON schema under structured output; with tools, one
+    round trip (call the first tool with schema-satisfying arguments, then report its result); otherwise
+    an echo of the last user turn."""
     if record.structured and record.structured.get("type") == "json":
         schema = record.structured.get("jsonSchema") or {}
         return Reply(json.dumps(sample_for_schema(schema, schema)))
+    if record.tools:
+        return _default_tool_reply(record)
     images = record.image_count
     seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
     return Reply(f"{seen}You said: {record.last_user_text}")
+
+
+def _default_tool_reply(record: PredictionRecord) -> Reply:
+    last = record.history[-1] if record.history else {}
+    if last.get("role") == "tool":
+        results = "; ".join(str(part.get("content", "")) for part in last.get("content", []))
+        return Reply(f"The tool returned: {results}")
+    function = record.tools[0].get("function") or {}
+    parameters = function.get("parameters") or {"type": "object"}
+    arguments = sample_for_schema(parameters, parameters)
+    name = str(function.get("name", "tool"))
+    call = ToolCall(name, arguments if isinstance(arguments, dict) else {})
+    return Reply(f"Calling {name}.", tool_calls=[call])
 
 
 def tool_round_trip(*calls: ToolCall, then: str = "The tool returned: {result}") -> ReplySource:
