@@ -77,8 +77,15 @@ def is_auth_refusal(exc: BaseException) -> bool:
     return type(exc) is ValueError
 
 
-def auth_refused_error(api_host: str, token_given: bool) -> LMStudioUnavailableError:
-    """The error for a refused connection: which setting to fix, and how."""
+def auth_refused_error(api_host: str, token_given: bool | None) -> LMStudioUnavailableError:
+    """The error for a refused connection: which setting to fix, and how (`None`: not known whether a token
+    was given, as for a client the caller built)."""
+    if token_given is None:
+        return LMStudioUnavailableError(
+            f"LM Studio at {api_host} refused the connection's authentication: it requires an API token, and "
+            f"none or a wrong one was given. Set {ENV_API_TOKEN} (or pass api_token to the lmstudio client; "
+            f"lmstudio 1.6.0b1 or later: {UPGRADE_COMMAND})."
+        )
     if token_given:
         return LMStudioUnavailableError(
             f"LM Studio at {api_host} refused the API token given by {_WHERE}: it is wrong, revoked, or lacks "

@@ -27,6 +27,7 @@ import lmstudio
 from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResult
 
 from .adapter import LMStudioTypeAdapter
+from .api_token import auth_refused_error, is_auth_refusal
 from .config import check_prediction_config
 from .errors import (
     GenerationFailedError,
@@ -205,14 +206,14 @@ def translate_errors(api_host: str) -> Iterator[None]:
 CONNECT_ERRORS = (lmstudio.LMStudioError, httpx.HTTPError, OSError, ValueError)
 
 
-def unreachable_error(api_host: str, exc: BaseException) -> LMStudioUnavailableError:
-    """The error for a failed connection attempt, with the cause and the fix."""
+def unreachable_error(api_host: str, exc: BaseException, token_given: bool | None = None) -> LMStudioUnavailableError:
+    """The error for a failed connection attempt, with the cause and the fix (`token_given`: see `api_token`)."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         cause = "something accepted the connection but did not answer like LM Studio in time"
     elif isinstance(exc, json.JSONDecodeError):
         cause = "something else is listening there (its greeting is not LM Studio's)"
-    elif isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
-        cause = "it refused the connection's authentication (LM Studio may require an API token)"
+    elif is_auth_refusal(exc):
+        return auth_refused_error(api_host, token_given)
     else:
         cause = _first_line(exc)
     return LMStudioUnavailableError(

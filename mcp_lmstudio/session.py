@@ -147,7 +147,7 @@ class LMStudioSession:
         # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
         from lmstudio import AsyncClient
 
-        from .api_token import auth_refused_error, check_api_token, is_auth_refusal, redact
+        from .api_token import check_api_token, redact
         from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
 
         if self.api_token is not None:
@@ -167,9 +167,8 @@ class LMStudioSession:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):
                         await client.aclose()
-                if is_auth_refusal(exc):
-                    raise auth_refused_error(host, token_given=self.api_token is not None) from None
-                raise LMStudioUnavailableError(redact(str(unreachable_error(host, exc)), self.api_token)) from None
+                error = unreachable_error(host, exc, token_given=self.api_token is not None)
+                raise LMStudioUnavailableError(redact(str(error), self.api_token)) from None
         assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)
