@@ -118,7 +118,8 @@ class ContextPreflight:
             return  # far from the limit: fits whatever the template adds
         formatted = await llm.apply_prompt_template(history)
         formatted_bytes = len(formatted.encode("utf-8", "surrogatepass"))
-        self._template_overhead[key] = max(overhead or 0, formatted_bytes - text_bytes)
+        # Never below 0: a template that drops text (earlier reasoning, say) may keep more of a longer turn.
+        self._template_overhead[key] = max(overhead or 0, formatted_bytes - text_bytes, 0)
         if formatted_bytes + _SLACK + reserved <= context_length:
             return  # a token never covers less than a byte
         prompt_tokens = await llm.count_tokens(formatted) + images * IMAGE_TOKENS
