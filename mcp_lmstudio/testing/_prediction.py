@@ -3,12 +3,20 @@
 Packet shapes follow lmstudio-js `llmBackendInterface` (`predict` toClientPacket) and the SDK 1.5 parser.
 Pacing is to deadlines: token i is sent at `start + i * token_delay`, so sleep overshoots do not add up.
 
-Context overflow (`llm.prediction.contextOverflowPolicy`, LM Studio docs "contextOverflowPolicy"):
-with `stopAtLimit` (the default) a prompt longer than the instance's context length fails the
-prediction, as LM Studio does, with its "Trying to keep the first N tokens when context the overflows"
-error; generation that fills the context stops with `contextLengthReached`. With `truncateMiddle` or
-`rollingWindow` the prompt is cut to fit (the reported `promptTokensCount` is at most the context
-length) and generation goes on past the limit.
+Context overflow (`llm.prediction.contextOverflowPolicy`, LM Studio docs "contextOverflowPolicy"), when the
+prompt's tokens exceed the instance's context length:
+
+* `stopAtLimit` (the default): the prediction fails with LM Studio's own error, "Trying to keep the first N
+  tokens when context the overflows. However, the model is loaded with context length of only M tokens..."
+  (as users report it: lmstudio-bug-tracker issues 237 and 546); and generation that fills the context
+  stops with `contextLengthReached`;
+* `truncateMiddle`: LM Studio keeps the system prompt and first message and drops from the middle, so it
+  fails with the same error only when those alone do not fit (issue 546: a first message longer than
+  the context); otherwise the prompt is cut to the context length;
+* `rollingWindow`: the prompt is cut to the context length.
+
+When cut, the reported `promptTokensCount` is the context length; only `stopAtLimit` stops generation at
+the limit.
 """
 
 from __future__ import annotations
@@ -59,19 +67,26 @@ class Prediction:
         self._sent = 0
 
     def check_context(self) -> None:
-        """Fail as LM Studio does when the prompt does not fit and the policy is `stopAtLimit`."""
+        """Fail as LM Studio does when the part of the prompt the policy keeps does not fit; else cut it."""
         limit = self.instance.context_length
         if self.prompt_tokens <= limit:
             return
-        if self.policy == "stopAtLimit":
+        kept = {"stopAtLimit": self.prompt_tokens, "truncateMiddle": self._head_tokens()}.get(self.policy, 0)
+        if kept > limit:
             raise EndpointError(
                 error_payload(
-                    f"Trying to keep the first {self.prompt_tokens} tokens when context the overflows. However, "
-                    f"the model is loaded with context length of only {limit} tokens, which is not enough. Try to "
-                    "load the model with a larger context length, or provide a shorter input"
+                    f"Trying to keep the first {kept} tokens when context the overflows. However, the model is "
+                    f"loaded with context length of only {limit} tokens, which is not enough. Try to load the "
+                    "model with a larger context length, or provide a shorter input"
                 )
             )
-        self.prompt_tokens = limit  # truncateMiddle / rollingWindow: the prompt is cut to fit
+        self.prompt_tokens = limit
+
+    def _head_tokens(self) -> int:
+        """Tokens of what `truncateMiddle` always keeps: the system messages and the first other message."""
+        messages = self.record.history
+        first = next((i for i, m in enumerate(messages) if m.get("role") != "system"), len(messages) - 1)
+        return count_tokens(format_prompt(messages[: first + 1], self.record.config))
 
     async def run(self) -> None:
         if self.emulator.unknown_packets:  # the SDK warns about each one and carries on
