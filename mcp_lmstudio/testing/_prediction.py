@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._instances import Instance
 from ._prompt import count_tokens, format_prompt
-from ._protocol import Channel, EndpointError, checked_value, error_payload
+from ._protocol import Channel, ChannelHandler, EndpointError, checked_value, error_payload, flatten_config
 from ._records import PredictionRecord, Reply, ToolCall
 from ._records import tokenize as _tokens
 
 if TYPE_CHECKING:
     from ._emulator import LMStudioEmulator
 
-__all__ = ["NOMINAL_TOKENS_PER_SECOND", "Prediction"]
+__all__ = ["NOMINAL_TOKENS_PER_SECOND", "Prediction", "PredictionEndpoints"]
 
 #: Generation speed reported when tokens come without delay (the stats are derived, not measured).
 NOMINAL_TOKENS_PER_SECOND = 1000.0
@@ -247,6 +247,94 @@ class Prediction:
             "loadModelConfig": {"fields": self.instance.load_config_fields()},
             "predictionConfig": {"fields": prediction_fields},
         }
+
+
+class PredictionEndpoints:
+    """The `/llm` prediction channels: `predict` (history) and `completeRawText` (lmstudio-js `complete()`).
+
+    Each resolves its instance, collapses the config stack (under a preset's fields, if named:
+    `generic.presetNotFound` otherwise), records the prediction, waits for a parallel slot, and streams.
+    """
+
+    def __init__(self, emulator: LMStudioEmulator) -> None:
+        self.emulator = emulator
+
+    def channels(self) -> dict[str, ChannelHandler]:
+        return {"predict": self.predict, "completeRawText": self.complete_raw_text}
+
+    def _config(self, parameter: dict[str, Any]) -> dict[str, Any]:
+        config = flatten_config(parameter.get("predictionConfigStack"))
+        preset = parameter.get("fuzzyPresetIdentifier")
+        if preset is None:
+            return config
+        name = next((n for n in self.emulator.presets if n.lower() == str(preset).lower()), None)
+        if name is None:
+            raise EndpointError(
+                error_payload(
+                    f'Cannot find a preset matching "{preset}"',
+                    "generic.presetNotFound",
+                    specifiedFuzzyPresetIdentifier=preset,
+                    availablePresetsSample=list(self.emulator.presets)[:10],
+                    totalAvailablePresets=len(self.emulator.presets),
+                )
+            )
+        return self.emulator.presets[name] | config  # the API's own fields override the preset's
+
+    async def complete_raw_text(self, channel: Channel, parameter: dict[str, Any]) -> None:
+        """lmstudio-js `complete()`: `completeRawText {modelSpecifier, rawPrompt, predictionConfigStack}`.
+
+        Recorded as a one-message user history; the prompt is the raw text, untemplated.
+        """
+        prompt = str(parameter.get("rawPrompt", ""))
+        await self.predict(channel, parameter, raw_prompt=prompt)
+
+    async def predict(self, channel: Channel, parameter: dict[str, Any], raw_prompt: str | None = None) -> None:
+        instance = self.emulator.registry.resolve(parameter.get("modelSpecifier"), "llm")
+        config = self._config(parameter)
+        structured = config.get("llm.prediction.structured")
+        if raw_prompt is not None:
+            messages = [{"role": "user", "content": [{"type": "text", "text": raw_prompt}]}]
+        else:
+            messages = (parameter.get("history") or {}).get("messages", [])
+        record = PredictionRecord(
+            model=instance.model.key,
+            history=messages,
+            config=config,
+            structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
+            identifier=instance.identifier,
+        )
+        if record.image_count and not instance.model.vision:
+            raise EndpointError(error_payload("Model does not support images. Please use a model that does."))
+        prediction = Prediction(self.emulator, channel, instance, record, raw_prompt)
+        prediction.check_context()
+        self.emulator.record(record)
+        try:
+            await self._run_in_slot(prediction)
+        except Exception:
+            record.stop_reason = "failed"
+            raise
+        finally:
+            if record.stop_reason is None:  # the socket went away mid-prediction
+                record.stop_reason = "connectionLost"
+            self.emulator._changed()
+
+    async def _run_in_slot(self, prediction: Prediction) -> None:
+        record = prediction.record
+        if not await self.emulator.slots.acquire(prediction.channel):  # cancelled while queued: never started
+            record.cancelled = True
+            await prediction.channel.send(prediction.success_packet("userStopped"))
+            record.stop_reason = "userStopped"
+            return
+        record.started = True
+        self.emulator.peak_concurrent_predictions = max(
+            self.emulator.peak_concurrent_predictions, self.emulator.slots.active
+        )
+        self.emulator._changed()
+        try:
+            self.emulator.registry.touch(prediction.instance)
+            await prediction.run()
+        finally:
+            self.emulator.slots.release()
 
 
 def _overlap(text: str, stop: str) -> int:
