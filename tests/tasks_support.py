@@ -158,7 +158,7 @@ async def legacy_in_memory(server: MCPServer[Any]) -> AsyncIterator[LegacyPeer]:
         return responses.pop(request_id)
 
     lowlevel = server._lowlevel_server
-    async with anyio.create_task_group() as tg:
+    async with to_server, server_reads, server_writes, from_server, anyio.create_task_group() as tg:
         tg.start_soon(lambda: lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options()))
         tg.start_soon(read_responses)
         peer = LegacyPeer(send)
