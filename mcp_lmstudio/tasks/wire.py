@@ -30,8 +30,9 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import require_client_extension
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
 from mcp_types import CallToolRequestParams, RequestParams
-from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
+from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
@@ -129,7 +130,19 @@ def _unknown_task(task_id: str) -> MCPError:
     )
 
 
+def _check_routing_header(ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+    """SEP-2663 routes `tasks/*` on HTTP by `Mcp-Name: <taskId>`; the SDK checks that header only for the spec's
+    name-bearing methods, so check it here. A mismatch is refused (-32020, SEP-2243); a missing header is
+    tolerated, because clients in use today omit it (fastmcp-tasks 4.1)."""
+    headers = getattr(ctx.request, "headers", None)
+    given = None if headers is None else headers.get(MCP_NAME_HEADER)
+    if given is not None and decode_header_value(given) != task_id:
+        raise MCPError(code=HEADER_MISMATCH, message=f"The {MCP_NAME_HEADER} header does not match taskId {task_id!r}.")
+
+
 def _lookup(ctx: ServerRequestContext[Any, Any], task_id: str) -> TaskRecord:
+    if _is_modern(ctx):
+        _check_routing_header(ctx, task_id)
     try:
         return _runner(ctx).store.get(_owner(ctx), task_id)
     except UnknownTaskError:
