@@ -53,9 +53,9 @@ def running(command: list[str]) -> Iterator[subprocess.Popen[str]]:
 
 
 @contextmanager
-def emulator() -> Iterator[str]:
-    """The LM Studio emulator in its own process; yields its HOST:PORT."""
-    with running([sys.executable, "-m", "mcp_lmstudio.testing", "--port", "0"]) as process:
+def emulator(*extra: str) -> Iterator[str]:
+    """The LM Studio emulator in its own process (`extra`: its options); yields its HOST:PORT."""
+    with running([sys.executable, "-m", "mcp_lmstudio.testing", "--port", "0", *extra]) as process:
         assert process.stdout is not None
         banner = process.stdout.readline()
         yield banner.split("listening on ")[1].split()[0]
