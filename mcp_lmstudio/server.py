@@ -39,13 +39,21 @@ from .arguments import (
     TopP,
     build_request,
 )
-from .errors import LMStudioUnavailableError, McpLmStudioError
+from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
 from .progress import ProgressReporter
 from .results import GenerationResult
 from .session import LMStudioSession
 from .settings import Settings
 from .structured_output import parse_structured, structured_schema
-from .tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore, TaskSupport, task_time_limit
+from .tasks import (
+    LegacyTasksMiddleware,
+    TaskRunner,
+    TasksExtension,
+    TaskStore,
+    TaskSupport,
+    task_time_limit,
+    task_timeout_error,
+)
 from .tool_results import (
     GenerateOutput,
     ModelEntry,
@@ -126,6 +134,8 @@ async def _generate(
     except LMStudioUnavailableError:
         session.connection_lost(model_layer)
         raise
+    except GenerationTimeoutError as exc:
+        raise exc if time_limit is None else task_timeout_error(exc) from None
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
 
 

@@ -106,7 +106,8 @@ async def test_the_task_time_limit_cancels_the_prediction_and_ends_the_task(emul
         created = await start_task(client, "generate", {"prompt": "too long"})
         task = await poll(client.session, created.task_id)
     assert task["status"] == "completed" and task["result"]["isError"] is True
-    assert "0.5 s" in task["result"]["content"][0]["text"]  # the task's limit, not the per-call 0.1 s
+    message = task["result"]["content"][0]["text"]
+    assert "0.5 s" in message and "--task-timeout" in message  # the task's limit, not the per-call 0.1 s
     assert emulator.predictions[0].cancelled
 
 
