@@ -7,14 +7,18 @@ extension in its per-request client capabilities with a flat `CreateTaskResult` 
 `tasks/cancel` answer an empty acknowledgement, each refused with -32021 when the request does not declare
 the extension; `tasks/result` and `tasks/list` are not bound at this version, so they answer -32601.
 
-2025-11-25 (experimental tasks, spec `basic/utilities/tasks`): the SDK cannot express it through the
-extension API. Its `tools/call` result for that version is `CallToolResult` only (`mcp_types.methods`
-leaves every `tasks/*` row out "deliberately"), and the runner validates and sieves an interceptor's result
-against it, so a `CreateTaskResult` (`{"task": {...}}`) cannot come out of `intercept_tool_call`. The SDK
-also has no hook for the `tasks` capability or a tool's `execution.taskSupport`. So `LegacyTasksMiddleware`
-(a `ServerMiddleware`, the SDK's public middleware API, which runs above that validation) answers
-`tools/call` with `params.task`, adds `capabilities.tasks` to the `initialize` result and `execution` to
-`tools/list`. `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel` are extension methods, as above.
+2025-11-25 (experimental tasks, spec `basic/utilities/tasks`): mcp 2.3 cannot express it through the
+extension API. Its `tools/call` result for that version is `CallToolResult` alone
+(`mcp_types.methods.SERVER_RESULTS`; every `tasks/*` row is left out "deliberately"), and the runner validates
+and sieves an interceptor's result against it, so a `CreateTaskResult` (`{"task": {...}}`) coming out of
+`intercept_tool_call` becomes -32603 "Handler returned an invalid result" (python-sdk PR #3161, "Let a
+legacy-era tools/call answer with a CreateTaskResult", open). `MCPServer` also has no way to declare the
+`tasks` capability or a tool's `execution.taskSupport`, though the wire types carry both. So
+`LegacyTasksMiddleware` (a `ServerMiddleware`, the SDK's public middleware API, which runs above that
+validation) answers `tools/call` with `params.task`, and adds `capabilities.tasks` to the `initialize` result
+and `execution` to `tools/list`. `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel` are extension
+methods, as above. (The SDK's own SEP-2663 extension, python-sdk issue #2806 / PR #3005, is not in 2.3 and
+would not serve the 2025-11-25 side either.)
 """
 
 from __future__ import annotations
