@@ -80,7 +80,7 @@ async def test_the_client_library_resolves_a_task_transparently(emulator: LMStud
 async def test_the_status_message_carries_the_phase_and_tokens_so_far(
     tasks_client: Client, emulator: LMStudioEmulator
 ) -> None:
-    emulator.reply, emulator.token_delay = SLOW_REPLY, 0.02
+    emulator.reply, emulator.token_delay, emulator.prompt_processing_delay = SLOW_REPLY, 0.02, 0.3
     created = await start_task(tasks_client, "generate_stream", {"prompt": "slow"})
     seen: list[str] = []
     with anyio.fail_after(10):
@@ -89,6 +89,7 @@ async def test_the_status_message_carries_the_phase_and_tokens_so_far(
             assert task["status"] == "working"
             seen.append(task.get("statusMessage", ""))
             await anyio.sleep(0.02)  # polling is the protocol
+    assert any("prompt" in message.lower() for message in seen), seen  # the phase before the first token
     await task_request(tasks_client.session, "tasks/cancel", created.task_id)
 
 
