@@ -6,6 +6,8 @@ writes JSON to benchmarks/results/.
 
     python benchmarks/run.py            # the full run (n = 200 latencies, 10,000-call RSS figure)
     python benchmarks/run.py --quick    # a smaller run for CI (no timing assertions anywhere)
+
+It ends with benchmarks/hot_path.py: CPU per call of the checks on the hot path, measured in process.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hot_path
 import lmstudio
 from mcp import Client, StdioServerParameters
 
@@ -312,6 +315,9 @@ def cli() -> None:
     args = parser.parse_args()
     report = asyncio.run(main(args.quick))
     report.print()
+    print()
+    hot_path.main()  # CPU per call of the per-call and per-fragment checks, in process
+    report.data["hot_path_us"] = {name.strip(): round(us, 3) for name, us, _per in hot_path.measure()}
     args.output.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     report.data["meta"]["commit"] = commit.strip()

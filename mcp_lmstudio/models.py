@@ -34,9 +34,9 @@ from .errors import (
     InvalidInputError,
     LMStudioUnavailableError,
     McpLmStudioError,
-    ModelNotFoundError,
     NoModelLoadedError,
 )
+from .resolution import SingleFlight, SyncSingleFlight, check_specifier, describe_models
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -47,6 +47,7 @@ from .results import (
     TextFragment,
 )
 from .types import Chat, Image
+from .unicode import SurrogateJoiner, valid_unicode
 
 __all__ = [
     "AsyncLMStudio",
@@ -72,8 +73,8 @@ def _result_from(prediction: PredictionResult, model: str, text: str, reasoning:
     return GenerationResult(
         text=text,
         reasoning=reasoning,
-        model=model,
-        stop_reason=str(stats.stop_reason),
+        model=valid_unicode(model),
+        stop_reason=valid_unicode(str(stats.stop_reason)),
         stats=GenerationStats(
             prompt_tokens=int(stats.prompt_tokens_count or 0),
             predicted_tokens=int(stats.predicted_tokens_count or 0),
@@ -92,13 +93,15 @@ _QueueItem: TypeAlias = "LlmPredictionFragment | PromptProgress | _Deadline | No
 
 
 class _FragmentSorter:
-    """Splits fragments into answer and reasoning, counting tokens as it goes."""
+    """Splits fragments into answer and reasoning, counting tokens and keeping the text valid Unicode."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tokens = 0
         self.ended = False
+        self._answer = SurrogateJoiner()
+        self._thinking = SurrogateJoiner()
 
     def sort(self, items: list[_QueueItem]) -> list[StreamEvent]:
         """Events for a batch of queued items, merging consecutive text of the same kind.
@@ -110,6 +113,7 @@ class _FragmentSorter:
         for item in items:
             if item is None:
                 self.ended = True
+                events.extend(self.finish())
                 break
             if isinstance(item, _Deadline):
                 raise TimeoutError
@@ -126,12 +130,19 @@ class _FragmentSorter:
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
         self.tokens += fragment.tokens_count
         if fragment.reasoning_type == "none":
-            self.text.append(fragment.content)
-            return TextFragment(fragment.content, False, self.tokens)
+            return self._text(self._answer.feed(fragment.content), reasoning=False)
         if fragment.reasoning_type == "reasoning":
-            self.reasoning.append(fragment.content)
-            return TextFragment(fragment.content, True, self.tokens)
+            return self._text(self._thinking.feed(fragment.content), reasoning=True)
         return None  # the <think> / </think> tags themselves
+
+    def finish(self) -> list[TextFragment]:
+        """The text still held back at the end of the stream (a lone surrogate, as U+FFFD)."""
+        held = [(self._thinking.flush(), True), (self._answer.flush(), False)]
+        return [self._text(text, reasoning=reasoning) for text, reasoning in held if text]
+
+    def _text(self, text: str, *, reasoning: bool) -> TextFragment:
+        (self.reasoning if reasoning else self.text).append(text)
+        return TextFragment(text, reasoning, self.tokens)
 
     def result(self, prediction: PredictionResult, model: str) -> GenerationResult:
         return _result_from(prediction, model, "".join(self.text), "".join(self.reasoning))
@@ -223,13 +234,8 @@ def _requested_host(client: AsyncClient | Client) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line.strip() for line in valid_unicode(str(exc)).splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(exc).__name__
-
-
-def _check_known_model(key: str, loaded: list[str], downloaded: list[str]) -> None:
-    if key not in loaded and key not in downloaded:
-        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)))
 
 
 def _no_model_loaded(api_host: str) -> NoModelLoadedError:
@@ -264,32 +270,6 @@ def _phase_after(event: StreamEvent) -> str:
     return "prompt" if isinstance(event, PromptProgress) else "generating"
 
 
-def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
-    loaded_by_key = {str(info.get("modelKey", info.get("identifier"))): info for info in loaded}
-    models = [
-        ModelDescription(
-            key=str(info.get("identifier", key)),
-            display_name=str(info.get("displayName", key)),
-            loaded=True,
-            context_length=int(info.get("contextLength") or info.get("maxContextLength") or 0),
-            vision=bool(info.get("vision", False)),
-        )
-        for key, info in loaded_by_key.items()
-    ]
-    models.extend(
-        ModelDescription(
-            key=model.info.model_key,
-            display_name=model.info.display_name,
-            loaded=False,
-            context_length=int(model.info.max_context_length),
-            vision=bool(model.info.vision),
-        )
-        for model in downloaded
-        if model.info.model_key not in loaded_by_key
-    )
-    return models
-
-
 class AsyncLMStudio:
     """Generates with a model in LM Studio through an `lmstudio.AsyncClient`.
 
@@ -304,6 +284,7 @@ class AsyncLMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
+        self._loads: SingleFlight[str | None, lmstudio.AsyncLLM] = SingleFlight()
         # The SDK has no public "is entered" flag; a client that arrives with open sessions was entered by
         # the caller, and one this object enters is tracked here.
         self._client_ready = bool(getattr(client, "_sessions", None))
@@ -413,7 +394,7 @@ class AsyncLMStudio:
             await self._ensure_entered()
             loaded = await self.client.llm.remote_call("listLoaded")
             downloaded = await self.client.llm.list_downloaded()
-        return _describe_models(list(loaded or []), list(downloaded))
+        return describe_models(list(loaded or []), list(downloaded))
 
     async def close(self) -> None:
         """Exit the client if this object entered it; forget cached model handles."""
@@ -455,6 +436,10 @@ class AsyncLMStudio:
         handle = self._handles.get(key)
         if handle is not None:
             return handle
+        return await self._loads.run(key, lambda report: self._load(key, report), on_load_progress)
+
+    async def _load(self, key: str | None, report: Callable[[float], None]) -> lmstudio.AsyncLLM:
+        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
         if key is None:
             loaded = await self.client.llm.list_loaded()
             if not loaded:
@@ -462,9 +447,8 @@ class AsyncLMStudio:
             handle = loaded[0]
         else:
             loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
-            downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
-            _check_known_model(key, loaded_ids, downloaded)
-            handle = await self.client.llm.model(key, on_load_progress=on_load_progress)
+            check_specifier(key, loaded_ids, await self.client.llm.list_downloaded())
+            handle = await self.client.llm.model(key, on_load_progress=report)
         self._handles[key] = handle
         return handle
 
@@ -611,6 +595,7 @@ class LMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
+        self._loads: SyncSingleFlight[str | None, lmstudio.LLM] = SyncSingleFlight()
 
     def generate(
         self,
@@ -710,17 +695,21 @@ class LMStudio:
         key = model or self.model_name
         handle = self._handles.get(key)
         if handle is None:
-            if key is None:
-                loaded = self.client.llm.list_loaded()
-                if not loaded:
-                    raise _no_model_loaded(_describe_host(self.client))
-                handle = loaded[0]
-            else:
-                loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
-                downloaded = [info.model_key for info in self.client.llm.list_downloaded()]
-                _check_known_model(key, loaded_ids, downloaded)
-                handle = self.client.llm.model(key)
-            self._handles[key] = handle
+            handle = self._loads.run(key, lambda: self._load(key))
+        return handle
+
+    def _load(self, key: str | None) -> lmstudio.LLM:
+        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
+        if key is None:
+            loaded = self.client.llm.list_loaded()
+            if not loaded:
+                raise _no_model_loaded(_describe_host(self.client))
+            handle = loaded[0]
+        else:
+            loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
+            check_specifier(key, loaded_ids, self.client.llm.list_downloaded())
+            handle = self.client.llm.model(key)
+        self._handles[key] = handle
         return handle
 
 
@@ -750,6 +739,7 @@ def _iterate_sync(
                 yield event
         if timed_out.is_set():
             raise _timeout_error(limit, "generating")
+        yield from sorter.finish()
         finished = True
         yield sorter.result(stream.result(), model)
     finally:

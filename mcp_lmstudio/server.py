@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from . import __version__
@@ -40,6 +40,7 @@ from .arguments import (
     build_request,
 )
 from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
+from .fault_isolation import sendable_tool_result
 from .progress import ProgressReporter
 from .results import GenerationResult
 from .session import LMStudioSession
@@ -62,6 +63,7 @@ from .tool_results import (
     error_result,
     generation_result,
 )
+from .unicode import valid_unicode
 
 __all__ = ["create_server"]
 
@@ -92,7 +94,7 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
             return await tool(*args, **kwargs)
         except (McpLmStudioError, TypeError, ValueError) as exc:
             logger.info("%s failed: %s", wrapper.__name__, exc)
-            return error_result(str(exc))
+            return error_result(valid_unicode(str(exc)))
 
     return cast(_ToolFunction, wrapper)
 
@@ -167,6 +169,15 @@ take a while). Each has its key (pass it as `model`), display name, whether it i
 and whether it accepts images."""
 
 
+class _Server(MCPServer[AppState]):
+    """`MCPServer` whose tool results always encode: one that cannot becomes that call's tool error."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        return sendable_tool_result(await super().call_tool(name, arguments, context), name)
+
+
 def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:
     """Build the MCP server. A fresh session is made for it unless `session` is given (tests pass their own)."""
 
@@ -190,7 +201,7 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
     ]
     tasks_extension = TasksExtension(TASK_TOOLS)
-    return MCPServer(
+    return _Server(
         "mcp-lmstudio",
         title="LM Studio",
         version=__version__,
@@ -302,7 +313,12 @@ async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, 
         raise
     entries = [
         ModelEntry(
-            key=m.key, display_name=m.display_name, loaded=m.loaded, context_length=m.context_length, vision=m.vision
+            key=m.key,
+            model_key=m.model_key,
+            display_name=m.display_name,
+            loaded=m.loaded,
+            context_length=m.context_length,
+            vision=m.vision,
         )
         for m in models
     ]

@@ -25,6 +25,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
+from .fault_isolation import encode_or_replace
+
 __all__ = ["can_use_pipes", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
@@ -89,9 +91,10 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
     async def write_messages() -> None:
         async with outgoing_reader:
             async for session_message in outgoing_reader:
-                json = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                writer.write(json.encode() + b"\n")
-                await writer.drain()
+                line = encode_or_replace(session_message)
+                if line is not None:
+                    writer.write(line + b"\n")
+                    await writer.drain()
 
     try:
         async with anyio.create_task_group() as tg:

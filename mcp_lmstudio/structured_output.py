@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import strict_json
 from .arguments import check_text
 from .errors import InvalidInputError, StructuredOutputError
 from .results import GenerationResult
@@ -41,11 +42,13 @@ def parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
             raw,
         )
     try:
-        parsed = json.loads(raw)
+        parsed = strict_json.loads(raw)
     except json.JSONDecodeError as exc:
         raise StructuredOutputError(
             f"The model's output is not valid JSON ({exc.msg}). Raw output: {raw}", raw
         ) from None
+    except strict_json.NonStandardJSONError as exc:
+        raise StructuredOutputError(f"The model's output is not valid JSON ({exc}). Raw output: {raw}", raw) from None
     error = best_match(validator_for(schema)(schema).iter_errors(parsed))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .results import GenerationResult
 
@@ -28,12 +28,13 @@ class GenerateOutput(BaseModel):
 
 
 class ModelEntry(BaseModel):
-    """One LLM known to LM Studio."""
+    """A loaded instance of an LLM, or a downloaded LLM without one."""
 
-    key: str
+    key: str = Field(description="What `model` takes: the instance's identifier, or the model key if not loaded.")
+    model_key: str = Field(description="The model this is (an instance of).")
     display_name: str
     loaded: bool
-    context_length: int
+    context_length: int = Field(description="Tokens: the instance's loaded context, or the model's maximum.")
     vision: bool
 
 
@@ -71,6 +72,11 @@ def generation_result(result: GenerationResult) -> CallToolResult:
 
 
 def describe_entry(entry: ModelEntry) -> str:
-    state = "loaded" if entry.loaded else "not loaded"
+    if not entry.loaded:
+        state = "not loaded"
+    elif entry.key != entry.model_key:
+        state = f"loaded instance of {entry.model_key}"
+    else:
+        state = "loaded"
     vision = ", vision" if entry.vision else ""
     return f"{entry.key} ({state}, context {entry.context_length}{vision}): {entry.display_name}"

@@ -256,7 +256,14 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     result = await mcp_client.call_tool("list_models", {})
 
     def entry(key: str, name: str, loaded: bool, context: int, vision: bool) -> dict[str, Any]:
-        return {"key": key, "display_name": name, "loaded": loaded, "context_length": context, "vision": vision}
+        return {
+            "key": key,
+            "model_key": key,
+            "display_name": name,
+            "loaded": loaded,
+            "context_length": context,
+            "vision": vision,
+        }
 
     assert result.structured_content == {
         "models": [
