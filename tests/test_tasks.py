@@ -19,6 +19,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_REQUIRED
 from mcp_lmstudio.server import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
+from tests.conformance_fixture import create_fixture_server
 from tests.support import text_of
 from tests.tasks_support import (
     TASKS,
@@ -272,3 +273,21 @@ async def test_legacy_connections_never_see_each_others_tasks(emulator: LMStudio
         assert (await second.result("tasks/list", {}))["tasks"] == []
         response = await second.send("tasks/get", {"taskId": mine["taskId"]})
         assert response["error"]["code"] == INVALID_PARAMS
+
+
+async def test_a_json_rpc_error_during_the_work_is_a_failed_task_with_the_error_inlined() -> None:
+    async with Client(create_fixture_server(), extensions=[PollingTasksClient()]) as client:
+        created = await start_task(client, "protocol_error_job", {})
+        task = await poll(client.session, created.task_id)
+        assert task["status"] == "failed" and "result" not in task
+        assert task["error"]["code"] == -32603 and "on purpose" in task["error"]["message"]
+        # A tool error is not a failure: the task completes with the error result.
+        tool_error = await poll(client.session, (await start_task(client, "failing_job", {})).task_id)
+        assert tool_error["status"] == "completed" and tool_error["result"]["isError"] is True
+
+
+async def test_a_required_task_tool_refuses_a_client_without_the_extension() -> None:
+    async with Client(create_fixture_server()) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("failing_job", {})
+    assert refused.value.code == MISSING_REQUIRED_CLIENT_CAPABILITY
