@@ -14,7 +14,7 @@ import lmstudio
 import pytest
 from mcp import Client
 
-from mcp_lmstudio import AsyncLMStudio, LMStudio, ModelNotFoundError
+from mcp_lmstudio import AsyncLMStudio, LMStudio, McpLmStudioError, ModelNotFoundError
 from mcp_lmstudio.server import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import EmulatedModel, EmulatorThread, LMStudioEmulator, Reply
@@ -363,3 +363,21 @@ async def test_a_model_argument_with_a_lone_surrogate_is_refused(
     result = await mcp_client.call_tool("generate", {"prompt": "x", "model": "fake\ud800"})
     assert result.is_error and "model" in text_of(result)  # never echoed into a progress message or a load
     assert emulator.predictions == [] and "fake\ud800" not in emulator.loaded
+
+
+async def test_an_lm_studio_error_text_with_a_lone_surrogate_reaches_the_caller_as_valid_unicode(
+    emulator: LMStudioEmulator, mcp_client: Client
+) -> None:
+    emulator.load_failure = "Failed to load \ud83d model"
+    result = await mcp_client.call_tool("generate", {"prompt": "x", "model": "fake-unloaded-7b"})
+    assert result.is_error
+    assert "Failed to load \ufffd model" in text_of(result)
+
+
+async def test_the_model_layer_raises_lm_studio_errors_as_valid_unicode(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.load_failure = "Failed to load \ud83d model"
+    with pytest.raises(McpLmStudioError) as raised:
+        await AsyncLMStudio(client).generate("x", model="fake-unloaded-7b")
+    assert "Failed to load \ufffd model" in str(raised.value)
