@@ -26,6 +26,9 @@ __all__ = ["configure_logging", "main", "parse_settings"]
 ENV_HOST = "LMSTUDIO_HOST"
 ENV_MODEL = "LMSTUDIO_MODEL"
 ENV_TIMEOUT = "MCP_LMSTUDIO_TIMEOUT"
+ENV_TASK_TIMEOUT = "MCP_LMSTUDIO_TASK_TIMEOUT"
+#: A task's default time limit: an hour, and never shorter than the per-call limit.
+DEFAULT_TASK_TIMEOUT_S = 3600.0
 ENV_LOG_LEVEL = "MCP_LMSTUDIO_LOG_LEVEL"
 ENV_AUTH_TOKEN = "MCP_LMSTUDIO_AUTH_TOKEN"
 ENV_API_TOKEN = "LMSTUDIO_API_TOKEN"
@@ -49,6 +52,12 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help=f"default model key (env {ENV_MODEL}; default: the model LM Studio has loaded)")
     parser.add_argument(
         "--timeout", type=float, help=f"per-call time limit in seconds (env {ENV_TIMEOUT}; default 300)"
+    )
+    parser.add_argument(
+        "--task-timeout",
+        type=float,
+        help=f"time limit in seconds of a call run as an MCP task (env {ENV_TASK_TIMEOUT}; "
+        f"default {DEFAULT_TASK_TIMEOUT_S:g}, or --timeout if longer)",
     )
     parser.add_argument(
         "--log-level", type=str.upper, choices=LOG_LEVELS, help=f"stderr log level (env {ENV_LOG_LEVEL}; default INFO)"
@@ -81,6 +90,7 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
         parser.error(f"{ENV_TIMEOUT}={timeout_text!r} is not a number of seconds")
     if not 0 < timeout < float("inf"):
         parser.error(f"the timeout must be a positive number of seconds, got {timeout_text!r}")
+    task_timeout = _task_timeout(parser, args.task_timeout, env, timeout)
     level = (args.log_level or env.get(ENV_LOG_LEVEL, "INFO")).upper()
     if level not in LOG_LEVELS:
         parser.error(f"{ENV_LOG_LEVEL}={level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -99,12 +109,27 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
         host=host,
         model=args.model or env.get(ENV_MODEL) or None,
         timeout=timeout,
+        task_timeout=task_timeout,
         log_level=cast(LogLevel, level),
         transport=args.transport,
         port=args.port,
         bind=args.bind,
     )
     return args.command, settings
+
+
+def _task_timeout(parser: argparse.ArgumentParser, flag: float | None, env: Mapping[str, str], timeout: float) -> float:
+    """`--task-timeout`, else its env var, else an hour (or `--timeout`, if that is longer)."""
+    text = str(flag) if flag is not None else env.get(ENV_TASK_TIMEOUT)
+    if text is None:
+        return max(DEFAULT_TASK_TIMEOUT_S, timeout)
+    try:
+        seconds = float(text)
+    except ValueError:
+        parser.error(f"{ENV_TASK_TIMEOUT}={text!r} is not a number of seconds")
+    if not 0 < seconds < float("inf"):
+        parser.error(f"the task timeout must be a positive number of seconds, got {text!r}")
+    return seconds
 
 
 def _check_host(parser: argparse.ArgumentParser, host: str, source: str) -> None:

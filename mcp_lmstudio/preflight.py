@@ -43,26 +43,49 @@ _LM_STUDIO_OVERFLOW = "Trying to keep the first"
 
 
 class ContextOverflowError(McpLmStudioError, ValueError):
-    """The prompt (plus the tokens to generate) does not fit the model's loaded context."""
+    """The prompt (plus the tokens to generate) does not fit the model's loaded context.
 
-    def __init__(
-        self, model: str, prompt_tokens: int | None, reserved: int, context_length: int, images: int = 0
-    ) -> None:
+    `prompt_tokens` is None when LM Studio refused the prompt rather than this module counting it.
+    """
+
+    def __init__(self, message: str, *, model: str, prompt_tokens: int | None, context_length: int) -> None:
+        super().__init__(message)
         self.model = model
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
-        counted = "LM Studio refused it as too long" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
-        if images and prompt_tokens is not None:
-            counted += f" (counting each of its {images} image{'s' if images != 1 else ''} as {IMAGE_TOKENS})"
-        room = f", and max_tokens asks for {reserved:,} more" if reserved > 1 else ""
-        super().__init__(
-            f"The prompt does not fit model {model!r}: {counted}{room}, but the model is loaded with a "
-            f"{context_length:,}-token context. Nothing was generated. Shorten the prompt"
-            f"{' or lower max_tokens' if reserved > 1 else ''}; load the model with a longer context (LM Studio's "
-            f"model settings, or `lms load <model> --context-length N`); pick a model with a longer context "
-            f"(list_models shows each one's); or pass context_overflow 'truncate_middle' or 'rolling_window' to "
-            "let LM Studio drop part of the conversation."
-        )
+
+
+_LONGER_CONTEXT = (
+    "load the model with a longer context (LM Studio's model settings, or `lms load <model> --context-length N`); "
+    "pick a model with a longer context (list_models shows each one's)"
+)
+
+
+def _too_long(
+    model: str, prompt_tokens: int | None, reserved: int, context_length: int, images: int = 0
+) -> ContextOverflowError:
+    counted = "LM Studio refused it as too long" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
+    if images and prompt_tokens is not None:
+        counted += f" (counting each of its {images} image{'s' if images != 1 else ''} as {IMAGE_TOKENS})"
+    room = f", and max_tokens asks for {reserved:,} more" if reserved > 1 else ""
+    message = (
+        f"The prompt does not fit model {model!r}: {counted}{room}, but the model is loaded with a "
+        f"{context_length:,}-token context. Nothing was generated. Shorten the prompt"
+        f"{' or lower max_tokens' if reserved > 1 else ''}; {_LONGER_CONTEXT}; or pass context_overflow "
+        "'truncate_middle' or 'rolling_window' to let LM Studio drop part of the conversation."
+    )
+    return ContextOverflowError(message, model=model, prompt_tokens=prompt_tokens, context_length=context_length)
+
+
+def _head_too_long(model: str, context_length: int) -> ContextOverflowError:
+    """LM Studio's refusal under `truncateMiddle`, which never cuts the system prompt or the first message."""
+    message = (
+        f"The prompt does not fit model {model!r} even with context_overflow 'truncate_middle': LM Studio keeps "
+        f"the system prompt and the first message whole, and they alone exceed the model's {context_length:,}-token "
+        f"context. Nothing was generated. Shorten the first message or the system prompt; {_LONGER_CONTEXT}; or "
+        "pass context_overflow 'rolling_window', which may drop them too."
+    )
+    return ContextOverflowError(message, model=model, prompt_tokens=None, context_length=context_length)
 
 
 def overflow_policy(config: Mapping[str, Any]) -> str | None:
@@ -131,7 +154,7 @@ class ContextPreflight:
         self._context_lengths.pop(llm.identifier, None)
         context_length = await self._context_length(llm)
         if 0 < context_length < prompt_tokens + reserved:
-            raise ContextOverflowError(llm.identifier, prompt_tokens, reserved, context_length, images)
+            raise _too_long(llm.identifier, prompt_tokens, reserved, context_length, images)
 
     async def _context_length(self, llm: lmstudio.AsyncLLM) -> int:
         cached = self._context_lengths.get(llm.identifier)
@@ -151,7 +174,9 @@ class ContextPreflight:
             length = _context_length_in(str(exc))
             if length is None:
                 raise
-            raise ContextOverflowError(llm.identifier, None, _reserved_tokens(config), length) from exc
+            if overflow_policy(config) == "truncateMiddle":
+                raise _head_too_long(llm.identifier, length) from exc
+            raise _too_long(llm.identifier, None, _reserved_tokens(config), length) from exc
 
 
 def _context_length_in(message: str) -> int | None:

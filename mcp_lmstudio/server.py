@@ -41,13 +41,22 @@ from .arguments import (
     TopP,
     build_request,
 )
-from .errors import LMStudioUnavailableError, McpLmStudioError
+from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
 from .fault_isolation import sendable_tool_result
 from .progress import ProgressReporter
 from .results import GenerationResult
 from .session import LMStudioSession
 from .settings import Settings
 from .structured_output import parse_structured, structured_schema
+from .tasks import (
+    LegacyTasksMiddleware,
+    TaskRunner,
+    TasksExtension,
+    TaskStore,
+    TaskSupport,
+    task_time_limit,
+    task_timeout_error,
+)
 from .think_first import think_first_events
 from .tool_results import (
     GenerateOutput,
@@ -103,6 +112,12 @@ class AppState:
     """What the lifespan hands each tool call."""
 
     session: LMStudioSession
+    tasks: TaskRunner
+    """Runs the calls that clients start as MCP tasks."""
+
+
+#: The tools a client may run as an MCP task (`execution.taskSupport`).
+TASK_TOOLS: dict[str, TaskSupport] = dict.fromkeys(("generate", "generate_stream", "structured_generate"), "optional")
 
 
 async def _generate(
@@ -115,11 +130,15 @@ async def _generate(
 ) -> GenerationResult:
     session = ctx.request_context.lifespan_context.session
     model_layer = await session.model()
-    reporter = ProgressReporter(ctx, stream_text=stream_text)
+    # A task has no one to stream to (its status message carries the progress), and has its own time limit.
+    time_limit = task_time_limit()
+    reporter = ProgressReporter(ctx, stream_text=stream_text and time_limit is None)
     if think_first and output_type is not None:
-        events = think_first_events(model_layer, request, output_type)
+        events = think_first_events(model_layer, request, output_type, timeout=time_limit)
     else:
-        events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
+        events = model_layer.stream_events(
+            request.model_input, output_type, config=request.config, model=request.model, timeout=time_limit
+        )
     try:
         async with contextlib.aclosing(events):
             async for event in events:
@@ -130,6 +149,8 @@ async def _generate(
     except LMStudioUnavailableError:
         session.connection_lost(model_layer)
         raise
+    except GenerationTimeoutError as exc:
+        raise exc if time_limit is None else task_timeout_error(exc) from None
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
 
 
@@ -180,8 +201,10 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         owned = session or LMStudioSession.from_settings(settings)
+        store = TaskStore(ttl_s=settings.task_timeout + settings.task_retention, time_limit_s=settings.task_timeout)
         try:
-            yield AppState(owned)
+            async with TaskRunner(store) as tasks:  # on exit, running tasks (and predictions) are cancelled
+                yield AppState(owned, tasks)
         finally:
             await owned.close()
 
@@ -194,6 +217,7 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         _strict_tool(structured_generate, "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating),
         _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
     ]
+    tasks_extension = TasksExtension(TASK_TOOLS)
     return _Server(
         "mcp-lmstudio",
         title="LM Studio",
@@ -202,6 +226,8 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         lifespan=lifespan,
         log_level=settings.log_level,
         tools=tools,
+        extensions=[tasks_extension],
+        middleware=[LegacyTasksMiddleware(tasks_extension)],
     )
 
 

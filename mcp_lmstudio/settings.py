@@ -21,6 +21,10 @@ class Settings:
     """Default model key; None uses whatever model LM Studio has loaded."""
     timeout: float = 300.0
     """Per-call time limit in seconds; on expiry the prediction is cancelled in LM Studio."""
+    task_timeout: float = 3600.0
+    """Time limit in seconds of a call that runs as an MCP task (tasks exist to outlive host timeouts)."""
+    task_retention: float = 600.0
+    """Seconds a finished task's result is kept at least; a task's TTL is `task_timeout + task_retention`."""
     log_level: LogLevel = "INFO"
     transport: Literal["stdio", "http"] = "stdio"
     port: int = 8000

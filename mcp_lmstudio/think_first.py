@@ -61,19 +61,19 @@ def _thoughts(first: GenerationResult) -> str:
 
 
 async def think_first_events(
-    model_layer: AsyncLMStudio, request: GenerationRequest, output_type: JsonSchema
+    model_layer: AsyncLMStudio, request: GenerationRequest, output_type: JsonSchema, *, timeout: float | None = None
 ) -> AsyncGenerator[StreamEvent, None]:
     """Yield both steps' events, then the JSON step's `GenerationResult` with the plan as its `reasoning`.
 
     Token counts of the second step continue from the first's, so progress keeps rising; the second
-    step's load and prompt progress are left out for the same reason. `model_layer.timeout` (seconds)
-    bounds both steps together.
+    step's load and prompt progress are left out for the same reason. `timeout` (seconds; default
+    `model_layer.timeout`) bounds both steps together.
 
     Raises:
         GenerationTimeoutError: the shared time limit passed (the running prediction was cancelled).
         Whatever `AsyncLMStudio.stream_events` raises for either step.
     """
-    limit = model_layer.timeout
+    limit = model_layer.timeout if timeout is None else timeout
     deadline = None if limit is None else anyio.current_time() + limit
     schema_text = json.dumps(output_type.schema, ensure_ascii=False)
     conversation = _asking_to_think(request.model_input, THINK_INSTRUCTION.format(schema=schema_text))

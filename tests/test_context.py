@@ -84,14 +84,29 @@ async def test_stats_report_each_instance_s_own_context_length(
 async def test_the_other_policies_hand_lm_studio_its_own_and_skip_the_count(
     emulator: LMStudioEmulator, mcp_client: Client, tiny: str, overflow: str, policy: str
 ) -> None:
-    result = await mcp_client.call_tool(
-        "generate", {"prompt": _words(100), "model": tiny, "context_overflow": overflow, "max_tokens": 5}
-    )
+    # A long middle: LM Studio's truncateMiddle keeps the first message whole, so that one is short.
+    messages = [
+        {"role": "user", "content": "Summarise what follows."},
+        {"role": "assistant", "content": "Go on."},
+        {"role": "user", "content": _words(100)},
+    ]
+    arguments = {"messages": messages, "model": tiny, "context_overflow": overflow, "max_tokens": 5}
+    result = await mcp_client.call_tool("generate", arguments)
     assert not result.is_error, text_of(result)
     assert emulator.predictions[0].config["llm.prediction.contextOverflowPolicy"] == policy
     assert _predict_calls(emulator, "applyPromptTemplate") == 0
     assert result.structured_content is not None
     assert result.structured_content["stats"]["prompt_tokens"] <= TINY
+
+
+async def test_truncate_middle_with_a_first_message_too_long_says_what_lm_studio_keeps(
+    emulator: LMStudioEmulator, mcp_client: Client, tiny: str
+) -> None:
+    arguments = {"prompt": _words(100), "model": tiny, "context_overflow": "truncate_middle"}
+    result = await mcp_client.call_tool("generate", arguments)
+    assert result.is_error
+    assert "keeps the system prompt and the first message whole" in text_of(result)
+    assert f"{TINY}-token context" in text_of(result) and "'rolling_window'" in text_of(result)
 
 
 async def test_an_unknown_policy_is_a_clear_argument_error(emulator: LMStudioEmulator, mcp_client: Client) -> None:

@@ -129,6 +129,14 @@ async def test_a_prompt_over_the_context_length_follows_the_overflow_policy(
         await model.respond(long_prompt)
     result = await model.respond(long_prompt, config={"contextOverflowPolicy": "rollingWindow"})
     assert result.stats.stop_reason == "eosFound" and result.stats.prompt_tokens_count == 8
+    with pytest.raises(lmstudio.LMStudioServerError, match="context length of only 8 tokens"):
+        await model.respond(long_prompt, config={"contextOverflowPolicy": "truncateMiddle"})  # the first message
+    chat = lmstudio.Chat()
+    chat.add_user_message("hi")
+    chat.add_assistant_response(long_prompt)
+    chat.add_user_message("and?")
+    result = await model.respond(chat, config={"contextOverflowPolicy": "truncateMiddle"})
+    assert result.stats.prompt_tokens_count == 8
 
 
 async def test_repository_search_and_download(client: lmstudio.AsyncClient) -> None:

@@ -27,8 +27,8 @@ from ._files import FileEndpoints
 from ._instances import Instance, Registry
 from ._models import ModelEndpoints, list_downloaded
 from ._plugins import DevPlugin, PluginEndpoints
-from ._prediction import Prediction
-from ._protocol import Channel, ChannelHandler, Connection, EndpointError, RpcHandler, error_payload, flatten_config
+from ._prediction import PredictionEndpoints
+from ._protocol import ChannelHandler, Connection, EndpointError, RpcHandler
 from ._records import PredictionRecord, Reply, ReplySource, UploadRecord, default_reply
 from ._repository import RepositoryEndpoints
 from ._slots import Slots
@@ -124,7 +124,7 @@ class LMStudioEmulator:
             "plugins": plugins.rpcs(),
         }
         channels: dict[str, dict[str, ChannelHandler]] = {
-            "llm": llm.channels() | {"predict": self._predict, "completeRawText": self._complete_raw_text},
+            "llm": llm.channels() | PredictionEndpoints(self).channels(),
             "embedding": embedding.channels(),
             "repository": repository.channels(),
             "system": system.channels(),
@@ -327,79 +327,7 @@ class LMStudioEmulator:
 
     # -- prediction ------------------------------------------------------------------------------------
 
-    def _prediction_config(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        config = flatten_config(parameter.get("predictionConfigStack"))
-        preset = parameter.get("fuzzyPresetIdentifier")
-        if preset is None:
-            return config
-        name = next((n for n in self.presets if n.lower() == str(preset).lower()), None)
-        if name is None:
-            raise EndpointError(
-                error_payload(
-                    f'Cannot find a preset matching "{preset}"',
-                    "generic.presetNotFound",
-                    specifiedFuzzyPresetIdentifier=preset,
-                    availablePresetsSample=list(self.presets)[:10],
-                    totalAvailablePresets=len(self.presets),
-                )
-            )
-        return self.presets[name] | config  # the API's own fields override the preset's
-
-    async def _complete_raw_text(self, channel: Channel, parameter: dict[str, Any]) -> None:
-        """lmstudio-js `complete()`: `completeRawText {modelSpecifier, rawPrompt, predictionConfigStack}`.
-
-        Recorded as a one-message user history; the prompt is the raw text, untemplated.
-        """
-        prompt = str(parameter.get("rawPrompt", ""))
-        await self._predict(channel, parameter, raw_prompt=prompt)
-
-    async def _predict(self, channel: Channel, parameter: dict[str, Any], raw_prompt: str | None = None) -> None:
-        instance = self.registry.resolve(parameter.get("modelSpecifier"), "llm")
-        config = self._prediction_config(parameter)
-        structured = config.get("llm.prediction.structured")
-        if raw_prompt is not None:
-            messages = [{"role": "user", "content": [{"type": "text", "text": raw_prompt}]}]
-        else:
-            messages = (parameter.get("history") or {}).get("messages", [])
-        record = PredictionRecord(
-            model=instance.model.key,
-            history=messages,
-            config=config,
-            structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
-            identifier=instance.identifier,
-        )
-        if record.image_count and not instance.model.vision:
-            raise EndpointError(error_payload("Model does not support images. Please use a model that does."))
-        prediction = Prediction(self, channel, instance, record, raw_prompt)
-        prediction.check_context()
-        self._record(record)
-        try:
-            await self._run_in_slot(prediction)
-        except Exception:
-            record.stop_reason = "failed"
-            raise
-        finally:
-            if record.stop_reason is None:  # the socket went away mid-prediction
-                record.stop_reason = "connectionLost"
-            self._changed()
-
-    async def _run_in_slot(self, prediction: Prediction) -> None:
-        record = prediction.record
-        if not await self.slots.acquire(prediction.channel):  # cancelled while queued: never started
-            record.cancelled = True
-            await prediction.channel.send(prediction.success_packet("userStopped"))
-            record.stop_reason = "userStopped"
-            return
-        record.started = True
-        self.peak_concurrent_predictions = max(self.peak_concurrent_predictions, self.slots.active)
-        self._changed()
-        try:
-            self.registry.touch(prediction.instance)
-            await prediction.run()
-        finally:
-            self.slots.release()
-
-    def _record(self, record: PredictionRecord) -> None:
+    def record(self, record: PredictionRecord) -> None:
         self.predictions.append(record)
         self.total_predictions += 1
         if self.max_records is not None and len(self.predictions) > self.max_records:

@@ -3,12 +3,20 @@
 Packet shapes follow lmstudio-js `llmBackendInterface` (`predict` toClientPacket) and the SDK 1.5 parser.
 Pacing is to deadlines: token i is sent at `start + i * token_delay`, so sleep overshoots do not add up.
 
-Context overflow (`llm.prediction.contextOverflowPolicy`, LM Studio docs "contextOverflowPolicy"):
-with `stopAtLimit` (the default) a prompt longer than the instance's context length fails the
-prediction, as LM Studio does, with its "Trying to keep the first N tokens when context the overflows"
-error; generation that fills the context stops with `contextLengthReached`. With `truncateMiddle` or
-`rollingWindow` the prompt is cut to fit (the reported `promptTokensCount` is at most the context
-length) and generation goes on past the limit.
+Context overflow (`llm.prediction.contextOverflowPolicy`, LM Studio docs "contextOverflowPolicy"), when the
+prompt's tokens exceed the instance's context length:
+
+* `stopAtLimit` (the default): the prediction fails with LM Studio's own error, "Trying to keep the first N
+  tokens when context the overflows. However, the model is loaded with context length of only M tokens..."
+  (as users report it: lmstudio-bug-tracker issues 237 and 546); and generation that fills the context
+  stops with `contextLengthReached`;
+* `truncateMiddle`: LM Studio keeps the system prompt and first message and drops from the middle, so it
+  fails with the same error only when those alone do not fit (issue 546: a first message longer than
+  the context); otherwise the prompt is cut to the context length;
+* `rollingWindow`: the prompt is cut to the context length.
+
+When cut, the reported `promptTokensCount` is the context length; only `stopAtLimit` stops generation at
+the limit.
 """
 
 from __future__ import annotations
@@ -20,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._instances import Instance
 from ._prompt import count_tokens, format_prompt
-from ._protocol import Channel, EndpointError, checked_value, error_payload
+from ._protocol import Channel, ChannelHandler, EndpointError, checked_value, error_payload, flatten_config
 from ._records import PredictionRecord, Reply, ToolCall
 from ._records import tokenize as _tokens
 
 if TYPE_CHECKING:
     from ._emulator import LMStudioEmulator
 
-__all__ = ["NOMINAL_TOKENS_PER_SECOND", "Prediction"]
+__all__ = ["NOMINAL_TOKENS_PER_SECOND", "Prediction", "PredictionEndpoints"]
 
 #: Generation speed reported when tokens come without delay (the stats are derived, not measured).
 NOMINAL_TOKENS_PER_SECOND = 1000.0
@@ -59,19 +67,26 @@ class Prediction:
         self._sent = 0
 
     def check_context(self) -> None:
-        """Fail as LM Studio does when the prompt does not fit and the policy is `stopAtLimit`."""
+        """Fail as LM Studio does when the part of the prompt the policy keeps does not fit; else cut it."""
         limit = self.instance.context_length
         if self.prompt_tokens <= limit:
             return
-        if self.policy == "stopAtLimit":
+        kept = {"stopAtLimit": self.prompt_tokens, "truncateMiddle": self._head_tokens()}.get(self.policy, 0)
+        if kept > limit:
             raise EndpointError(
                 error_payload(
-                    f"Trying to keep the first {self.prompt_tokens} tokens when context the overflows. However, "
-                    f"the model is loaded with context length of only {limit} tokens, which is not enough. Try to "
-                    "load the model with a larger context length, or provide a shorter input"
+                    f"Trying to keep the first {kept} tokens when context the overflows. However, the model is "
+                    f"loaded with context length of only {limit} tokens, which is not enough. Try to load the "
+                    "model with a larger context length, or provide a shorter input"
                 )
             )
-        self.prompt_tokens = limit  # truncateMiddle / rollingWindow: the prompt is cut to fit
+        self.prompt_tokens = limit
+
+    def _head_tokens(self) -> int:
+        """Tokens of what `truncateMiddle` always keeps: the system messages and the first other message."""
+        messages = self.record.history
+        first = next((i for i, m in enumerate(messages) if m.get("role") != "system"), len(messages) - 1)
+        return count_tokens(format_prompt(messages[: first + 1], self.record.config))
 
     async def run(self) -> None:
         if self.emulator.unknown_packets:  # the SDK warns about each one and carries on
@@ -232,6 +247,94 @@ class Prediction:
             "loadModelConfig": {"fields": self.instance.load_config_fields()},
             "predictionConfig": {"fields": prediction_fields},
         }
+
+
+class PredictionEndpoints:
+    """The `/llm` prediction channels: `predict` (history) and `completeRawText` (lmstudio-js `complete()`).
+
+    Each resolves its instance, collapses the config stack (under a preset's fields, if named:
+    `generic.presetNotFound` otherwise), records the prediction, waits for a parallel slot, and streams.
+    """
+
+    def __init__(self, emulator: LMStudioEmulator) -> None:
+        self.emulator = emulator
+
+    def channels(self) -> dict[str, ChannelHandler]:
+        return {"predict": self.predict, "completeRawText": self.complete_raw_text}
+
+    def _config(self, parameter: dict[str, Any]) -> dict[str, Any]:
+        config = flatten_config(parameter.get("predictionConfigStack"))
+        preset = parameter.get("fuzzyPresetIdentifier")
+        if preset is None:
+            return config
+        name = next((n for n in self.emulator.presets if n.lower() == str(preset).lower()), None)
+        if name is None:
+            raise EndpointError(
+                error_payload(
+                    f'Cannot find a preset matching "{preset}"',
+                    "generic.presetNotFound",
+                    specifiedFuzzyPresetIdentifier=preset,
+                    availablePresetsSample=list(self.emulator.presets)[:10],
+                    totalAvailablePresets=len(self.emulator.presets),
+                )
+            )
+        return self.emulator.presets[name] | config  # the API's own fields override the preset's
+
+    async def complete_raw_text(self, channel: Channel, parameter: dict[str, Any]) -> None:
+        """lmstudio-js `complete()`: `completeRawText {modelSpecifier, rawPrompt, predictionConfigStack}`.
+
+        Recorded as a one-message user history; the prompt is the raw text, untemplated.
+        """
+        prompt = str(parameter.get("rawPrompt", ""))
+        await self.predict(channel, parameter, raw_prompt=prompt)
+
+    async def predict(self, channel: Channel, parameter: dict[str, Any], raw_prompt: str | None = None) -> None:
+        instance = self.emulator.registry.resolve(parameter.get("modelSpecifier"), "llm")
+        config = self._config(parameter)
+        structured = config.get("llm.prediction.structured")
+        if raw_prompt is not None:
+            messages = [{"role": "user", "content": [{"type": "text", "text": raw_prompt}]}]
+        else:
+            messages = (parameter.get("history") or {}).get("messages", [])
+        record = PredictionRecord(
+            model=instance.model.key,
+            history=messages,
+            config=config,
+            structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
+            identifier=instance.identifier,
+        )
+        if record.image_count and not instance.model.vision:
+            raise EndpointError(error_payload("Model does not support images. Please use a model that does."))
+        prediction = Prediction(self.emulator, channel, instance, record, raw_prompt)
+        prediction.check_context()
+        self.emulator.record(record)
+        try:
+            await self._run_in_slot(prediction)
+        except Exception:
+            record.stop_reason = "failed"
+            raise
+        finally:
+            if record.stop_reason is None:  # the socket went away mid-prediction
+                record.stop_reason = "connectionLost"
+            self.emulator._changed()
+
+    async def _run_in_slot(self, prediction: Prediction) -> None:
+        record = prediction.record
+        if not await self.emulator.slots.acquire(prediction.channel):  # cancelled while queued: never started
+            record.cancelled = True
+            await prediction.channel.send(prediction.success_packet("userStopped"))
+            record.stop_reason = "userStopped"
+            return
+        record.started = True
+        self.emulator.peak_concurrent_predictions = max(
+            self.emulator.peak_concurrent_predictions, self.emulator.slots.active
+        )
+        self.emulator._changed()
+        try:
+            self.emulator.registry.touch(prediction.instance)
+            await prediction.run()
+        finally:
+            self.emulator.slots.release()
 
 
 def _overlap(text: str, stop: str) -> int:
