@@ -15,6 +15,7 @@ from mcp_lmstudio.think_first import ANSWER_INSTRUCTION
 
 from .stdio_support import assert_only_json_rpc, raw_stdio_server
 from .support import PNG_B64, USER_SCHEMA
+from .tasks_support import PollingTasksClient, poll, start_task
 
 pytestmark = pytest.mark.anyio
 
@@ -183,3 +184,25 @@ async def test_images_reach_both_steps(emulator: LMStudioEmulator, mcp_client: C
     }
     assert not (await mcp_client.call_tool("structured_generate", arguments)).is_error
     assert [record.image_count for record in emulator.predictions] == [1, 1]
+
+
+async def test_as_an_mcp_task_both_steps_share_the_task_s_time_limit(emulator: LMStudioEmulator) -> None:
+    emulator.reply, emulator.token_delay = plain_model, 0.1  # each step ~0.5 s; both do not fit 0.7 s
+    server = create_server(Settings(host=emulator.api_host, timeout=0.1, task_timeout=0.7))
+    arguments = {"prompt": "Name a user.", "json_schema": USER_SCHEMA, "think_first": True}
+    async with Client(server, extensions=[PollingTasksClient()]) as client:
+        created = await start_task(client, "structured_generate", arguments)
+        task = await poll(client.session, created.task_id)
+    message = task["result"]["content"][0]["text"]
+    assert task["result"]["isError"] is True and "0.7 s time limit, which covers both think_first steps" in message
+    assert "--task-timeout" in message  # the task's limit, not the per-call 0.1 s
+    assert [record.cancelled for record in emulator.predictions] == [False, True]
+
+
+async def test_as_an_mcp_task_the_result_carries_the_json_and_the_plan(emulator: LMStudioEmulator) -> None:
+    emulator.reply = plain_model
+    arguments = {"prompt": "Name a user.", "json_schema": USER_SCHEMA, "think_first": True}
+    async with Client(create_server(Settings(host=emulator.api_host)), extensions=[PollingTasksClient()]) as client:
+        created = await start_task(client, "structured_generate", arguments)
+        task = await poll(client.session, created.task_id)
+    assert [block["text"] for block in task["result"]["content"]] == [json.dumps(ANSWER), PLAN]
