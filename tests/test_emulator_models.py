@@ -164,9 +164,20 @@ def test_a_catalogue_file_holds_lm_studio_model_infos(tmp_path: Path) -> None:
     assert llama.model_info() == LLAMA.model_info() | {"quantization": {"name": "Q8_0", "bits": 8}}
 
 
-async def test_concurrent_jit_loads_of_one_model_make_one_instance(
+async def test_concurrent_jit_loads_of_one_model_each_load_a_copy_as_in_lm_studio(
     emulator: LMStudioEmulator, client: lmstudio.AsyncClient
 ) -> None:
+    emulator.load_delay = 0.05
+    handles = await asyncio.gather(*(client.llm.model("smollm2-135m-instruct") for _ in range(3)))
+    expected = {"smollm2-135m-instruct", "smollm2-135m-instruct:2", "smollm2-135m-instruct:3"}
+    assert {handle.identifier for handle in handles} == expected
+    assert {i for i in emulator.instances if i.startswith("smollm2")} == expected
+
+
+async def test_concurrent_jit_loads_can_share_one_load(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    emulator.merge_concurrent_loads = True
     emulator.load_delay = 0.05
     handles = await asyncio.gather(*(client.llm.model("smollm2-135m-instruct") for _ in range(3)))
     assert {handle.identifier for handle in handles} == {"smollm2-135m-instruct"}

@@ -52,7 +52,9 @@ class LMStudioEmulator:
     Use it as `async with LMStudioEmulator() as lms:` and point the SDK at `lms.api_host`. Script replies
     with `reply` (a string, a `Reply`, or a function of the `PredictionRecord`), slow it down with
     `token_delay` / `prompt_processing_delay` / `load_delay` (seconds), cap concurrent predictions with
-    `max_parallel_predictions` (the rest queue FIFO), require an LM Studio API token with `api_token`
+    `max_parallel_predictions` (the rest queue FIFO), choose whether concurrent `getOrLoad`s of a model that is
+    not loaded each load a copy (`key`, `key:2`..., as LM Studio's JIT loader does per public bug reports; the
+    default) or share one load (`merge_concurrent_loads=True`), require an LM Studio API token with `api_token`
     (`"sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY"`), and offer `presets` (name → prediction config fields). Load more
     instances with `load_instance()`; `instances` lists the loaded ones. Inspect what it received in
     `connections`, `predictions` (the newest `max_records` if set), `uploads` and `rpc_calls`, plus
@@ -76,6 +78,7 @@ class LMStudioEmulator:
         api_token: str | None = None,
         presets: Mapping[str, Mapping[str, Any]] | None = None,
         jit_auto_evict: bool = True,
+        merge_concurrent_loads: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -93,6 +96,7 @@ class LMStudioEmulator:
         self.api_token = api_token
         self.presets: dict[str, dict[str, Any]] = {name: dict(fields) for name, fields in (presets or {}).items()}
         self.jit_auto_evict = jit_auto_evict
+        self.merge_concurrent_loads = merge_concurrent_loads
         self.hang_predictions = False
         #: When set, every just-in-time load fails with this LM Studio error title (e.g. out of memory).
         self.load_failure: str | None = None

@@ -132,6 +132,9 @@ class ModelEndpoints:
         instance = self.registry.find_instance(query, self.kind)
         if instance is None:
             model = self._find_model(query)
+            if not self.emulator.merge_concurrent_loads:  # LM Studio: each concurrent getOrLoad loads a copy
+                await self._jit_load(channel, model, parameter)
+                return
             # One JIT load of a model at a time: a second getOrLoad waits and then finds the instance.
             async with self.registry.load_lock(model.key):
                 instance = self.registry.find_instance(query, self.kind)
