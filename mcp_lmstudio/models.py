@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import threading
@@ -38,7 +39,7 @@ from .errors import (
     NoModelLoadedError,
 )
 from .preflight import ContextPreflight
-from .resolution import SingleFlight, SyncSingleFlight, check_specifier, describe_models
+from .resolution import SingleFlight, SyncSingleFlight, describe_models, resolve_specifier
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -290,7 +291,7 @@ class AsyncLMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
-        self._loads: SingleFlight[str | None, lmstudio.AsyncLLM] = SingleFlight()
+        self._loads: SingleFlight[str, lmstudio.AsyncLLM] = SingleFlight()
         # The SDK has no public "is entered" flag; a client that arrives with open sessions was entered by
         # the caller, and one this object enters is tracked here.
         self._client_ready = bool(getattr(client, "_sessions", None))
@@ -441,25 +442,28 @@ class AsyncLMStudio:
     async def _resolve(
         self, model: str | None, on_load_progress: Callable[[float], object] | None = None
     ) -> lmstudio.AsyncLLM:
+        """The handle for `model` (else the default, else the first loaded model), loading it just in time.
+
+        Concurrent calls that name one model, by any specifier, share one load.
+        """
         key = model or self.model_name
         handle = self._handles.get(key)
         if handle is not None:
             return handle
-        return await self._loads.run(key, lambda report: self._load(key, report), on_load_progress)
-
-    async def _load(self, key: str | None, report: Callable[[float], None]) -> lmstudio.AsyncLLM:
-        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
+        loaded = await self.client.llm.list_loaded()
         if key is None:
-            loaded = await self.client.llm.list_loaded()
             if not loaded:
                 raise _no_model_loaded(_describe_host(self.client))
             handle = loaded[0]
         else:
-            loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
-            check_specifier(key, loaded_ids, await self.client.llm.list_downloaded())
-            handle = await self.client.llm.model(key, on_load_progress=report)
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], await self.client.llm.list_downloaded())
+            load = functools.partial(self._load, key)
+            handle = await self._loads.run(target, load, on_load_progress)
         self._handles[key] = handle
         return handle
+
+    async def _load(self, specifier: str, report: Callable[[float], None]) -> lmstudio.AsyncLLM:
+        return await self.client.llm.model(specifier, on_load_progress=report)
 
     async def _resolve_reporting_load(
         self, model: str | None, deadline: float | None
@@ -609,7 +613,7 @@ class LMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
-        self._loads: SyncSingleFlight[str | None, lmstudio.LLM] = SyncSingleFlight()
+        self._loads: SyncSingleFlight[str, lmstudio.LLM] = SyncSingleFlight()
 
     def generate(
         self,
@@ -706,23 +710,19 @@ class LMStudio:
         return self.client.files.prepare_image(image.to_bytes(), image.filename)
 
     def _resolve(self, model: str | None) -> lmstudio.LLM:
+        """The handle for `model` (see `AsyncLMStudio._resolve`); threads naming one model share one load."""
         key = model or self.model_name
         handle = self._handles.get(key)
-        if handle is None:
-            handle = self._loads.run(key, lambda: self._load(key))
-        return handle
-
-    def _load(self, key: str | None) -> lmstudio.LLM:
-        """The handle for `key` (else the first loaded model), loading it just in time: one call per key."""
+        if handle is not None:
+            return handle
+        loaded = self.client.llm.list_loaded()
         if key is None:
-            loaded = self.client.llm.list_loaded()
             if not loaded:
                 raise _no_model_loaded(_describe_host(self.client))
             handle = loaded[0]
         else:
-            loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
-            check_specifier(key, loaded_ids, self.client.llm.list_downloaded())
-            handle = self.client.llm.model(key)
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], self.client.llm.list_downloaded())
+            handle = self._loads.run(target, functools.partial(self.client.llm.model, key))
         self._handles[key] = handle
         return handle
 

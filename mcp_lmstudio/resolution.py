@@ -5,11 +5,12 @@ LM Studio resolves a specifier to a loaded instance's identifier (`qwen3-8b`, `q
 identifier), a model key, or a model's path (or a case-insensitive prefix of it, such as
 `publisher/model-name`); `check_specifier` accepts exactly those, so that a name LM Studio would not resolve
 is refused before a just-in-time load could start, and one it would resolve is never refused.
+`resolve_specifier` says which model a specifier names, so that loads are shared per model, not per string.
 
 LM Studio's JIT loader does not merge concurrent `getOrLoad`s of one model: each loads another copy. So
-concurrent resolutions of one specifier share one load (`SingleFlight` for asyncio, `SyncSingleFlight` for
-threads): every waiter gets the load's progress and its outcome, and a failed load is forgotten so that the
-next call tries again.
+concurrent resolutions of one model (by any specifier) share one load (`SingleFlight` for asyncio,
+`SyncSingleFlight` for threads): every waiter gets the load's progress and its outcome, and a failed load is
+forgotten so that the next call tries again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .errors import ModelNotFoundError
 from .results import ModelDescription
 from .unicode import valid_unicode
 
-__all__ = ["SingleFlight", "SyncSingleFlight", "check_specifier", "describe_models"]
+__all__ = ["SingleFlight", "SyncSingleFlight", "describe_models", "resolve_specifier"]
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -35,15 +36,23 @@ def _resolves(specifier: str, key: str, path: str) -> bool:
     return specifier == key or (bool(folded) and path.casefold().startswith(folded))
 
 
-def check_specifier(specifier: str, loaded_identifiers: Iterable[str], downloaded: Iterable[Any]) -> None:
-    """Raise `ModelNotFoundError` unless LM Studio would resolve `specifier`.
+def resolve_specifier(specifier: str, loaded_identifiers: Iterable[str], downloaded: Iterable[Any]) -> str:
+    """What `specifier` names, as LM Studio resolves it: a loaded instance's identifier, else a model key.
 
-    `downloaded` holds the SDK's downloaded-model objects (`.info.model_key`, `.info.path`).
+    `downloaded` holds the SDK's downloaded-model objects (`.info.model_key`, `.info.path`). Two specifiers
+    that name one model (its key and a path prefix, say) resolve alike, so their loads can be shared.
+
+    Raises:
+        ModelNotFoundError: LM Studio would not resolve `specifier`; lists what exists.
     """
     identifiers = list(loaded_identifiers)
+    if specifier in identifiers:
+        return specifier
     infos = [model.info for model in downloaded]
-    if specifier in identifiers or any(_resolves(specifier, info.model_key, info.path) for info in infos):
-        return
+    for matches in (lambda info: info.model_key == specifier, lambda info: _resolves(specifier, "", info.path)):
+        found = next((info for info in infos if matches(info)), None)
+        if found is not None:
+            return str(found.model_key)
     available = sorted({*identifiers, *(info.model_key for info in infos)})
     raise ModelNotFoundError(specifier, [valid_unicode(name) for name in available])
 

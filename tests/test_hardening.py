@@ -280,6 +280,18 @@ async def test_concurrent_calls_naming_an_unloaded_model_share_one_load(emulator
         assert any(message and "Loading" in message for _progress, message in log.events), log.events
 
 
+async def test_concurrent_calls_naming_one_model_differently_share_one_load(emulator: LMStudioEmulator) -> None:
+    emulator.load_delay = 0.4
+    specifiers = ["fake-unloaded-7b", "emulator/fake-unloaded-7b", "EMULATOR/FAKE-UNLOADED", None]
+    server = create_server(Settings(host=emulator.api_host, model="emulator/fake-unloaded-7b", timeout=10))
+    async with Client(server) as mcp, anyio.create_task_group() as tg:
+        for specifier in specifiers:
+            arguments = {"prompt": "x"} | ({"model": specifier} if specifier else {})
+            tg.start_soon(mcp.call_tool, "generate", arguments)
+    assert len([i for i in emulator.instances.values() if i.model.key == "fake-unloaded-7b"]) == 1
+    assert len(emulator.predictions) == 4
+
+
 async def test_a_failed_shared_load_fails_every_waiter_and_the_next_call_tries_again(
     emulator: LMStudioEmulator, mcp_client: Client
 ) -> None:
