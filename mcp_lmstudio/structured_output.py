@@ -10,6 +10,7 @@ from .arguments import check_text
 from .errors import InvalidInputError, StructuredOutputError
 from .results import GenerationResult
 from .types import JsonSchema
+from .unicode import valid_json_strings
 
 
 def structured_schema(json_schema: dict[str, Any] | str | None, regex: str | None, cfg: str | None) -> JsonSchema:
@@ -42,7 +43,7 @@ def parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
             raw,
         )
     try:
-        parsed = strict_json.loads(raw)
+        parsed = valid_json_strings(strict_json.loads(raw), raw)  # an escaped lone surrogate becomes U+FFFD
     except json.JSONDecodeError as exc:
         raise StructuredOutputError(
             f"The model's output is not valid JSON ({exc.msg}). Raw output: {raw}", raw

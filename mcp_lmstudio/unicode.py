@@ -11,11 +11,14 @@ in "replace" mode does.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["REPLACEMENT_CHARACTER", "SurrogateJoiner", "valid_unicode"]
+__all__ = ["REPLACEMENT_CHARACTER", "SurrogateJoiner", "valid_json_strings", "valid_unicode"]
 
 REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: A JSON escape of a UTF-16 surrogate (`\\ud83d`), the only way valid text can decode to one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def valid_unicode(text: str) -> str:
@@ -23,6 +26,27 @@ def valid_unicode(text: str) -> str:
     if text.isascii() or _SURROGATE.search(text) is None:
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def valid_json_strings(value: Any, source: str) -> Any:
+    """`value`, parsed from the JSON text `source`, with every string (keys too) made valid Unicode.
+
+    A JSON document may escape a lone surrogate (`"\\ud83d"`) and still be valid JSON; the parsed string then
+    cannot be encoded. Costs one regex scan of `source` when it holds no such escape.
+    """
+    if _SURROGATE_ESCAPE.search(source) is None:
+        return value
+    return _clean(value)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {valid_unicode(key): _clean(item) for key, item in value.items()}
+    return value
 
 
 def _ends_with_high_surrogate(text: str) -> bool:

@@ -393,3 +393,24 @@ async def test_the_model_layer_raises_lm_studio_errors_as_valid_unicode(
     with pytest.raises(McpLmStudioError) as raised:
         await AsyncLMStudio(client).generate("x", model="fake-unloaded-7b")
     assert "Failed to load \ufffd model" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ('{"name": "smile \\ud83d"}', {"name": "smile \ufffd"}),
+        (
+            '{"name": "ok \\uD83D\\uDE00", "\\udc00key": ["\\ude00"]}',
+            {"name": "ok \U0001f600", "\ufffdkey": ["\ufffd"]},
+        ),
+    ],
+)
+async def test_structured_output_with_escaped_lone_surrogates_is_valid_unicode(
+    emulator: LMStudioEmulator, mcp_client: Client, raw: str, parsed: dict[str, Any]
+) -> None:
+    emulator.reply = raw
+    schema = {"type": "object"}
+    result = await mcp_client.call_tool("structured_generate", {"prompt": "x", "json_schema": schema})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content == parsed
+    assert text_of(result) == raw  # the document itself, exactly as the model wrote it
