@@ -414,3 +414,25 @@ async def test_structured_output_with_escaped_lone_surrogates_is_valid_unicode(
     assert not result.is_error, text_of(result)
     assert result.structured_content == parsed
     assert text_of(result) == raw  # the document itself, exactly as the model wrote it
+
+
+async def test_over_stdio_every_unreadable_request_is_answered(emulator: LMStudioEmulator) -> None:
+    async with raw_stdio_server(emulator.api_host) as session:
+        await session.initialize()
+        assert session.process.stdin is not None
+        surrogate = b'{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"generate",'
+        surrogate += b'"arguments":{"prompt":"cut \\ud83d"}}}\n'  # valid JSON, as a JS host cutting an emoji writes it
+        await session.process.stdin.send(surrogate)
+        await session.process.stdin.send(b"this is not json\n")
+        await session.process.stdin.send(b'{"jsonrpc":"2.0","id":32,"method":5}\n')
+        with anyio.fail_after(10):
+            while not {31, 32, None} <= set(session.responses):
+                await session.read_message()
+        after = await session.call_tool("generate", {"prompt": "still here"})
+        assert session.process.returncode is None
+    refused = session.responses[31]["result"]
+    assert refused["isError"] is True and "unpaired UTF-16 surrogate" in refused["content"][0]["text"]
+    assert session.responses[32]["error"]["code"] == -32600
+    assert session.responses[None]["error"]["code"] == -32700  # a parse error has no id to answer
+    assert after["result"]["content"][0]["text"] == "You said: still here"
+    assert emulator.predictions[-1].last_user_text == "still here" and len(emulator.predictions) == 1
