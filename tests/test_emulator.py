@@ -222,3 +222,13 @@ def test_sample_replies_satisfy_the_schema(schema: dict[str, object]) -> None:
     from mcp_lmstudio.testing import sample_for_schema
 
     jsonschema.validate(sample_for_schema(schema, schema), schema)
+
+
+def test_the_cli_refuses_a_malformed_api_token_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcp_lmstudio.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--api-token", "not-a-token"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --api-token" in error and "sk-lm-XXXXXXXX:" in error and "not-a-token" not in error

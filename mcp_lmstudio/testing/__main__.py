@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 
+from ._auth import split_api_token
 from ._catalog import DEFAULT_MODELS, load_models_file
 from ._emulator import LMStudioEmulator
 from ._records import Reply
@@ -29,12 +30,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
     parser.add_argument("--prompt-delay", type=float, default=0.0, help="seconds of prompt processing")
     parser.add_argument("--load-delay", type=float, default=0.0, help="seconds a model load takes")
-    parser.add_argument("--api-token", default=None, help="require this LM Studio API token (sk-lm-XXXXXXXX:YYYY...)")
+    parser.add_argument(
+        "--api-token",
+        type=_api_token,
+        default=None,
+        help="require this LM Studio API token (sk-lm-XXXXXXXX:YYYY...)",
+    )
     parser.add_argument("--max-parallel", type=int, default=None, help="predictions run at once (default unlimited)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
+
+
+def _api_token(value: str) -> str:
+    try:
+        split_api_token(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 async def _serve(args: argparse.Namespace) -> None:
