@@ -22,6 +22,8 @@ import mcp_types
 from mcp.shared.message import SessionMessage
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
+from .unicode import is_valid_unicode
+
 __all__ = ["UnreadableMessageError", "decode_message", "encode_or_replace", "sendable_tool_result"]
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def decode_message(text: str) -> mcp_types.JSONRPCMessage:
     except ValueError as exc:
         reason = f"Invalid request: not a JSON-RPC 2.0 message ({_first_line(exc)})."
         request_id = data.get("id") if isinstance(data, dict) and "method" in data else None
-        answerable = isinstance(request_id, int) or (isinstance(request_id, str) and _encodes(request_id))
+        answerable = isinstance(request_id, int) or (isinstance(request_id, str) and is_valid_unicode(request_id))
         reply = _error_line(request_id, INVALID_REQUEST, reason) if answerable else None
         raise UnreadableMessageError(reason, reply) from None
 
@@ -69,14 +71,6 @@ def decode_message(text: str) -> mcp_types.JSONRPCMessage:
 def _error_line(request_id: str | int | None, code: int, message: str) -> bytes:
     error = mcp_types.JSONRPCError(jsonrpc="2.0", id=request_id, error=mcp_types.ErrorData(code=code, message=message))
     return error.model_dump_json(by_alias=True, exclude_unset=True).encode()
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def sendable_tool_result(

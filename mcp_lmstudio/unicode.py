@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["REPLACEMENT_CHARACTER", "SurrogateJoiner", "valid_json_strings", "valid_unicode"]
+__all__ = ["REPLACEMENT_CHARACTER", "SurrogateJoiner", "is_valid_unicode", "valid_json_strings", "valid_unicode"]
 
 REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -21,9 +21,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+def is_valid_unicode(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8 (holds no surrogate)."""
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
 def valid_unicode(text: str) -> str:
     """`text` with surrogate pairs joined and lone surrogates replaced by U+FFFD (costs little when clean)."""
-    if text.isascii() or _SURROGATE.search(text) is None:
+    if is_valid_unicode(text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
