@@ -115,7 +115,7 @@ class LMStudioSession:
         stale, self._model = self._model, None
         if stale is None:
             return
-        from .models import CONNECT_ERRORS
+        from .lmstudio_errors import CONNECT_ERRORS
 
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
             try:
@@ -127,7 +127,8 @@ class LMStudioSession:
         # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
         from lmstudio import AsyncClient
 
-        from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
+        from .lmstudio_errors import CONNECT_ERRORS, unreachable_error
+        from .models import AsyncLMStudio
 
         host = self.configured_host or DEFAULT_HOST
         client: AsyncClient | None = None
