@@ -127,9 +127,9 @@ def _model_input(
     prompt: str | None, images: list[ImageInput] | None, messages: list[Message] | None
 ) -> str | list[str | Image] | Chat:
     if (prompt is None) == (messages is None):
-        given = "both" if prompt is not None else "neither"
+        given = "both were given" if prompt is not None else "neither was given"
         raise InvalidInputError(
-            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given} was given."
+            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given}."
         )
     if len(images or []) > MAX_IMAGES:
         raise InvalidInputError(f"{len(images or [])} images given; at most {MAX_IMAGES} are accepted per call.")

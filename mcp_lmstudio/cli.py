@@ -91,6 +91,8 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
         auth_token=auth_token,
         host=host,
         model=args.model or env.get(ENV_MODEL) or None,
+        model_setting="--model" if args.model else ENV_MODEL,
+        host_setting="--host" if args.host else ENV_HOST,
         timeout=timeout,
         log_level=cast(LogLevel, level),
         transport=args.transport,
@@ -143,7 +145,7 @@ def _serve_until_signalled(settings: Settings) -> None:
     from .server import create_server
     from .stdio import can_use_pipes, serve_stdio
 
-    session = LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+    session = LMStudioSession.from_settings(settings)
     server = create_server(settings, session=session)
     if settings.transport == "http":
         # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, gives calls in flight a grace period,

@@ -26,8 +26,8 @@ from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResul
 
 from .adapter import LMStudioTypeAdapter
 from .config import check_prediction_config
-from .errors import GenerationTimeoutError, ModelNotFoundError, NoModelLoadedError
-from .lmstudio_errors import CONNECT_ERRORS, translate_errors, unreachable_error
+from .errors import GenerationFailedError, GenerationTimeoutError, ModelNotFoundError, NoModelLoadedError
+from .lmstudio_errors import CONNECT_ERRORS, lmstudio_words, translate_errors, unreachable_error, vision_error
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -163,9 +163,10 @@ def _requested_host(client: AsyncClient | Client) -> str | None:
         return None  # discovery, done again by the next client
 
 
-def _check_known_model(key: str, loaded: list[str], downloaded: list[str]) -> None:
+def _check_known_model(key: str, loaded: list[str], downloaded: list[str], setting: str | None) -> None:
+    """`setting`: where `key` came from when it is the configured default (None: the call named it)."""
     if key not in loaded and key not in downloaded:
-        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)))
+        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)), setting=setting)
 
 
 def _no_model_loaded(api_host: str) -> NoModelLoadedError:
@@ -198,6 +199,11 @@ def _phase_after(event: StreamEvent) -> str:
     if isinstance(event, LoadProgress):
         return "loading"
     return "prompt" if isinstance(event, PromptProgress) else "generating"
+
+
+def _vision_identifiers(loaded: object) -> list[str]:
+    infos = loaded if isinstance(loaded, list) else []
+    return [str(info.get("identifier")) for info in infos if isinstance(info, dict) and info.get("vision")]
 
 
 def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
@@ -233,10 +239,22 @@ class AsyncLMStudio:
     call enters it and `close()` exits it.
     """
 
-    def __init__(self, client: AsyncClient, model_name: str | None = None, *, timeout: float | None = None) -> None:
-        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+    def __init__(
+        self,
+        client: AsyncClient,
+        model_name: str | None = None,
+        *,
+        timeout: float | None = None,
+        model_setting: str = "model_name",
+    ) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds.
+
+        `model_setting` names where the default came from, for messages (the server passes `--model` or
+        `LMSTUDIO_MODEL`).
+        """
         self.client = client
         self.model_name = model_name
+        self.model_setting = model_setting
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
@@ -328,8 +346,9 @@ class AsyncLMStudio:
         limit = self.timeout if timeout is None else timeout
         deadline = None if limit is None else anyio.current_time() + limit
         phase = "connecting"
+        default = model or self.model_name
         try:
-            with translate_errors(_describe_host(self.client)):
+            with translate_errors(_describe_host(self.client), structured=response_format is not None, model=default):
                 with _time_limit(deadline):
                     await self._ensure_entered()
                     phase = "uploading"
@@ -342,6 +361,17 @@ class AsyncLMStudio:
                         yield event
         except TimeoutError:
             raise _timeout_error(limit, phase) from None
+        except GenerationFailedError as exc:
+            if exc.reason != "vision" or exc.__cause__ is None:
+                raise
+            vision_models = await self._loaded_vision_models()
+            raise vision_error(lmstudio_words(exc.__cause__), default, vision_models) from exc.__cause__
+
+    async def _loaded_vision_models(self) -> list[str]:
+        """The identifiers of the loaded models that accept images (empty if LM Studio does not say in time)."""
+        with contextlib.suppress(*CONNECT_ERRORS), anyio.move_on_after(CANCEL_GRACE_S):
+            return _vision_identifiers(await self.client.llm.remote_call("listLoaded"))
+        return []
 
     async def list_models(self) -> list[ModelDescription]:
         """The loaded and downloaded LLMs."""
@@ -399,7 +429,7 @@ class AsyncLMStudio:
         else:
             loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
             downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
-            _check_known_model(key, loaded_ids, downloaded)
+            _check_known_model(key, loaded_ids, downloaded, None if model else self.model_setting)
             handle = await self.client.llm.model(key, on_load_progress=on_load_progress)
         self._handles[key] = handle
         return handle
@@ -540,10 +570,21 @@ async def _cancel_prediction(
 class LMStudio:
     """Generates with a model in LM Studio through a synchronous `lmstudio.Client`."""
 
-    def __init__(self, client: Client, model_name: str | None = None, *, timeout: float | None = None) -> None:
-        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+    def __init__(
+        self,
+        client: Client,
+        model_name: str | None = None,
+        *,
+        timeout: float | None = None,
+        model_setting: str = "model_name",
+    ) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds.
+
+        `model_setting` names where the default came from, for messages.
+        """
         self.client = client
         self.model_name = model_name
+        self.model_setting = model_setting
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
@@ -614,7 +655,11 @@ class LMStudio:
         self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
         limit = self.timeout if timeout is None else timeout
         deadline = None if limit is None or not math.isfinite(limit) else time.monotonic() + limit
-        with translate_errors(_describe_host(self.client)):
+        default = model or self.model_name
+        with (
+            self._vision_models_named(default),
+            translate_errors(_describe_host(self.client), structured=response_format is not None, model=default),
+        ):
             history = self.type_adapter.format_input(model_input, upload_image=self._upload)
             sdk_config = cast(lmstudio.LlmPredictionConfigDict, prediction_config) if prediction_config else None
             # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
@@ -639,6 +684,19 @@ class LMStudio:
         self._handles.clear()
         self.client.close()
 
+    @contextlib.contextmanager
+    def _vision_models_named(self, model: str | None) -> Iterator[None]:
+        """Name the loaded vision models in the error for images sent to a model without vision."""
+        try:
+            yield
+        except GenerationFailedError as exc:
+            if exc.reason != "vision" or exc.__cause__ is None:
+                raise
+            vision_models: list[str] = []
+            with contextlib.suppress(*CONNECT_ERRORS):
+                vision_models = _vision_identifiers(self.client.llm.remote_call("listLoaded"))
+            raise vision_error(lmstudio_words(exc.__cause__), model, vision_models) from exc.__cause__
+
     def _upload(self, image: Image) -> lmstudio.FileHandle:
         return self.client.files.prepare_image(image.to_bytes(), image.filename)
 
@@ -654,7 +712,7 @@ class LMStudio:
             else:
                 loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
                 downloaded = [info.model_key for info in self.client.llm.list_downloaded()]
-                _check_known_model(key, loaded_ids, downloaded)
+                _check_known_model(key, loaded_ids, downloaded, None if model else self.model_setting)
                 handle = self.client.llm.model(key)
             self._handles[key] = handle
         return handle

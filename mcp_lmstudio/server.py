@@ -151,7 +151,7 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        owned = session or LMStudioSession(host=settings.host, model=settings.model, timeout=settings.timeout)
+        owned = session or LMStudioSession.from_settings(settings)
         try:
             yield AppState(owned)
         finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .errors import LMStudioUnavailableError
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .models import AsyncLMStudio
@@ -58,10 +59,21 @@ def _is_connected(client: Any) -> bool:
 class LMStudioSession:
     """Hands out the `AsyncLMStudio` model layer over one shared, self-healing `AsyncClient`."""
 
-    def __init__(self, *, host: str | None = None, model: str | None = None, timeout: float | None = None) -> None:
-        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds."""
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        model_setting: str = "--model",
+    ) -> None:
+        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds.
+
+        `model_setting` names where `model` was configured (`--model` or `LMSTUDIO_MODEL`), for messages.
+        """
         self.configured_host = host
         self.default_model = model
+        self.model_setting = model_setting
         self.timeout = timeout
         self.connects = 0
         self._model: AsyncLMStudio | None = None
@@ -69,6 +81,16 @@ class LMStudioSession:
         self._closed = False
         self._broken = False
         self._closed_event = anyio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout: float | None = None) -> LMStudioSession:
+        """The session `settings` describe; `timeout` overrides the per-call limit."""
+        return cls(
+            host=settings.host,
+            model=settings.model,
+            timeout=settings.timeout if timeout is None else timeout,
+            model_setting=settings.model_setting,
+        )
 
     @property
     def api_host(self) -> str:
@@ -144,8 +166,8 @@ class LMStudioSession:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):
                         await client.aclose()
-                raise unreachable_error(host, exc) from None
+                raise unreachable_error(host, exc, searched=self.configured_host is None) from None
         assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)
-        return AsyncLMStudio(client, self.default_model, timeout=self.timeout)
+        return AsyncLMStudio(client, self.default_model, timeout=self.timeout, model_setting=self.model_setting)

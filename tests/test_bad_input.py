@@ -34,7 +34,7 @@ def user(content: Any, **extra: Any) -> dict[str, Any]:
 # (tool, arguments, a piece of the expected error message)
 BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("generate", {}, "Give exactly one of `prompt`"),
-    ("generate", {"prompt": "a", "messages": [user("b")]}, "both was given"),
+    ("generate", {"prompt": "a", "messages": [user("b")]}, "both were given"),
     ("generate", {"prompt": ""}, "`prompt` is empty"),
     ("generate", {"prompt": " \n\t "}, "`prompt` is empty"),
     ("generate", {"prompt": 123}, "Input should be a valid string"),

@@ -272,7 +272,7 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     ("arguments", "message"),
     [
         ({}, "Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); neither was given"),
-        ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "both was given"),
+        ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "both were given"),
         ({"prompt": "   "}, "`prompt` is empty"),
         ({"messages": []}, "`messages` has no user message"),
         (
