@@ -274,7 +274,8 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
     ) -> Annotated[CallToolResult, GenerateOutput]:
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
         request = build_request(prompt, images, messages, model, sampling)
-        return generation_result(await _generate(ctx, request, stream_text=stream_text))
+        result = await _generate(ctx, request, stream_text=stream_text)
+        return generation_result(result, max_tokens=request.config.get("maxTokens"))
 
     tool.__name__ = tool.__qualname__ = name
     return tool

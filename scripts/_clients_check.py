@@ -80,7 +80,7 @@ async def langchain_mcp_adapters() -> str:
 
 async def mcp_use() -> str:
     from mcp_use import MCPClient
-    from mcp_use.adapters import LangChainAdapter
+    from mcp_use.agents.adapters import LangChainAdapter
 
     client = MCPClient.from_dict({"mcpServers": {"lm": {"command": PYTHON, "args": ARGS}}})
     try:
