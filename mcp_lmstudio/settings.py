@@ -31,3 +31,5 @@ class Settings:
     bind: str = "127.0.0.1"
     auth_token: str | None = field(default=None, repr=False)
     """Bearer token every HTTP request must carry; required to bind a non-loopback address."""
+    http_flags: tuple[str, ...] = ()
+    """The HTTP-only flags given on the command line (warned about when serving stdio)."""
