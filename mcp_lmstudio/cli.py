@@ -69,7 +69,13 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
     """Resolve the command and `Settings` from flags, then env vars, then defaults."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    env = os.environ if env is None else env
+    # An empty variable counts as unset, and so does a placeholder a host left unfilled (an MCP Bundle's
+    # `${user_config.host}` when the user gave no host).
+    env = {
+        name: value
+        for name, value in (os.environ if env is None else env).items()
+        if value.strip() and not value.startswith("${")
+    }
     if args.timeout is not None:
         timeout = _seconds(parser, args.timeout, f"--timeout {args.timeout}")
     else:
