@@ -192,7 +192,9 @@ _UNUSED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/r
 def _serve_tools_only(server: MCPServer[AppState]) -> None:
     """Unregister the prompt and resource methods, so that the capabilities advertise tools only.
 
-    The SDK derives the capabilities from the registered methods and has no public way to leave these out.
+    The SDK derives the capabilities (in `initialize` and `server/discover`) from the registered methods and has
+    no public way to leave these out. A client that calls them anyway gets -32601 (method not found), as the
+    spec has it for a capability the server did not declare.
     """
     handlers = getattr(server._lowlevel_server, "_request_handlers", None)  # pyright: ignore[reportPrivateUsage]
     if isinstance(handlers, dict):

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_lmstudio.server import create_server
@@ -84,6 +84,10 @@ async def test_required_fields_are_marked_and_defaults_stated() -> None:
 async def test_the_capabilities_advertise_tools_only(mode: str) -> None:
     async with Client(create_server(Settings(host=f"127.0.0.1:{closed_port()}")), mode=mode) as client:  # type: ignore[arg-type]
         capabilities = client.server_capabilities
+        # A client that lists them anyway is told the method does not exist, as for any undeclared capability.
+        with pytest.raises(MCPError) as refused:
+            await client.list_prompts()
+        assert refused.value.error.code == -32601
     assert capabilities is not None
     assert capabilities.tools is not None
     assert (capabilities.prompts, capabilities.resources) == (None, None)
