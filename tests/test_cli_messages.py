@@ -162,3 +162,12 @@ def test_the_sdks_errors_when_lm_studio_goes_away_become_one_warning() -> None:
         [sys.executable, "-c", code.replace("'WARNING'", "'DEBUG'")], capture_output=True, text=True, timeout=60
     )
     assert debug.stderr.count("Websocket failed") == 5  # the SDK's own words, at DEBUG
+
+
+def test_check_says_where_it_looks_and_which_setting_chose_it() -> None:
+    host = f"127.0.0.1:{closed_port()}"
+    completed = run("check", env={"LMSTUDIO_HOST": host})
+    assert completed.returncode == 1
+    first, failure = completed.stdout.splitlines()[:2]
+    assert first == f"Looking for LM Studio at {host} (from LMSTUDIO_HOST) ..."
+    assert failure.startswith(f"FAIL  LM Studio is not reachable at {host}: nothing is listening there. Start")
