@@ -6,6 +6,8 @@ writes JSON to benchmarks/results/.
 
     python benchmarks/run.py            # the full run (n = 200 latencies, 10,000-call RSS figure)
     python benchmarks/run.py --quick    # a smaller run for CI (no timing assertions anywhere)
+
+It ends with benchmarks/hot_path.py: CPU per call of the checks on the hot path, measured in process.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hot_path
 import lmstudio
+import local_models  # type: ignore[import-not-found]  # benchmarks/ is on sys.path when run as a script
 from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).resolve().parent
@@ -371,6 +375,8 @@ async def main(quick: bool) -> Report:
         await measure_stream(host, report, "fast")
     async with emulator_process(ANSWER, 0.01, 0.05) as host:
         await measure_profile("paced", host, PACED_QUICK if quick else PACED, report)
+    # Issue 11: pre-flight cost, think_first overhead, 32 calls on 4 slots (benchmarks/local_models.py).
+    report.data["slots"] = await local_models.measure(report, quick)
     return report
 
 
@@ -381,6 +387,9 @@ def cli() -> None:
     args = parser.parse_args()
     report = asyncio.run(main(args.quick))
     report.print()
+    print()
+    hot_path.main()  # CPU per call of the per-call and per-fragment checks, in process
+    report.data["hot_path_us"] = {name.strip(): round(us, 3) for name, us, _per in hot_path.measure()}
     args.output.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     report.data["meta"]["commit"] = commit.strip()

@@ -132,6 +132,30 @@ JsonSchemaArg = Annotated[
         }
     ),
 ]
+ContextOverflow = Annotated[
+    Literal["error", "truncate_middle", "rolling_window"],
+    Field(
+        description=(
+            "If the prompt does not fit the loaded context: 'error' refuses before generating, with both token "
+            "counts; 'truncate_middle' and 'rolling_window' let LM Studio drop part of the conversation."
+        ),
+        default="error",
+    ),
+]
+#: `context_overflow` values and the `contextOverflowPolicy` each hands LM Studio. `error` asks LM Studio to
+#: stop at the limit (rather than its default of silently truncating) and turns on the pre-flight count.
+OVERFLOW_POLICIES = {"error": "stopAtLimit", "truncate_middle": "truncateMiddle", "rolling_window": "rollingWindow"}
+ThinkFirst = Annotated[
+    bool,
+    Field(
+        description=(
+            "Reason first, then write the JSON: the model thinks (or plans) without the schema, then answers "
+            "under it with that reasoning in view; the reasoning is returned as a second text content. "
+            "Costs a second prediction; max_tokens caps each step."
+        ),
+        default=False,
+    ),
+]
 RegexArg = Annotated[str | None, Field(description="Unsupported by LM Studio: refused.", default=None)]
 CfgArg = Annotated[str | None, Field(description="Unsupported by LM Studio: refused.", default=None)]
 
@@ -294,5 +318,7 @@ def build_request(
     messages: list[Message] | None,
     model: str | None,
     sampling: tuple[float | None, int | None, float | None, int | None, float | None, float | None, list[str] | None],
+    context_overflow: str = "error",
 ) -> GenerationRequest:
-    return GenerationRequest(_model_input(prompt, images, messages), _sampling_config(*sampling), model)
+    config = _sampling_config(*sampling) | {"contextOverflowPolicy": OVERFLOW_POLICIES[context_overflow]}
+    return GenerationRequest(_model_input(prompt, images, messages), config, model)

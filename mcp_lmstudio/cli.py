@@ -27,8 +27,12 @@ __all__ = ["configure_logging", "main", "parse_settings"]
 ENV_HOST = "LMSTUDIO_HOST"
 ENV_MODEL = "LMSTUDIO_MODEL"
 ENV_TIMEOUT = "MCP_LMSTUDIO_TIMEOUT"
+ENV_TASK_TIMEOUT = "MCP_LMSTUDIO_TASK_TIMEOUT"
+#: A task's default time limit: an hour, and never shorter than the per-call limit.
+DEFAULT_TASK_TIMEOUT_S = 3600.0
 ENV_LOG_LEVEL = "MCP_LMSTUDIO_LOG_LEVEL"
 ENV_AUTH_TOKEN = "MCP_LMSTUDIO_AUTH_TOKEN"
+ENV_API_TOKEN = "LMSTUDIO_API_TOKEN"
 
 _DESCRIPTION = """\
 An MCP server that runs prompts on models hosted locally in LM Studio.
@@ -50,6 +54,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help=f"default model key (env {ENV_MODEL}; default: the model LM Studio has loaded)")
     parser.add_argument("--timeout", help=f"per-call time limit in seconds (env {ENV_TIMEOUT}; default 300)")
     parser.add_argument(
+        "--task-timeout",
+        help=f"time limit in seconds of a call run as an MCP task (env {ENV_TASK_TIMEOUT}; "
+        f"default {DEFAULT_TASK_TIMEOUT_S:g}, or --timeout if longer)",
+    )
+    parser.add_argument(
         "--log-level", type=str.upper, choices=LOG_LEVELS, help=f"stderr log level (env {ENV_LOG_LEVEL}; default INFO)"
     )
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
@@ -60,6 +69,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--auth-token",
         help=f"bearer token every HTTP request must carry (env {ENV_AUTH_TOKEN}); required off loopback",
+    )
+    parser.add_argument(
+        "--api-token",
+        help=f"LM Studio API token sk-lm-... when LM Studio requires authentication (env {ENV_API_TOKEN}; "
+        "prefer the env var: a flag shows in the process list)",
     )
     parser.add_argument("--version", action="version", version=f"mcp-lmstudio {__version__}")
     return parser
@@ -81,6 +95,7 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
     else:
         timeout_text = env.get(ENV_TIMEOUT, "300")
         timeout = _seconds(parser, timeout_text, f"{ENV_TIMEOUT}={timeout_text!r}")
+    task_timeout = _task_timeout(parser, args.task_timeout, env, timeout)
     level = (args.log_level or env.get(ENV_LOG_LEVEL, "INFO")).upper()
     if level not in LOG_LEVELS:
         parser.error(f"{ENV_LOG_LEVEL}={level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -95,12 +110,14 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
     if host is not None:
         host = _check_host(parser, host, f"--host {host}" if args.host else f"{ENV_HOST}={host!r}")
     settings = Settings(
+        api_token=(args.api_token or env.get(ENV_API_TOKEN) or "").strip() or None,
         auth_token=auth_token,
         host=host,
         model=args.model or env.get(ENV_MODEL) or None,
         model_setting=ENV_MODEL if not args.model and env.get(ENV_MODEL) else "--model",
         host_setting=ENV_HOST if not args.host and env.get(ENV_HOST) else "--host",
         timeout=timeout,
+        task_timeout=task_timeout,
         log_level=cast(LogLevel, level),
         transport=args.transport,
         port=8000 if args.port is None else args.port,
@@ -122,6 +139,16 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535, or 0 for any free port")
     return port
+
+
+def _task_timeout(parser: argparse.ArgumentParser, flag: str | None, env: Mapping[str, str], timeout: float) -> float:
+    """`--task-timeout`, else its env var, else an hour (or `--timeout`, if that is longer)."""
+    if flag is not None:
+        return _seconds(parser, flag, f"--task-timeout {flag}")
+    text = env.get(ENV_TASK_TIMEOUT)
+    if text is None:
+        return max(DEFAULT_TASK_TIMEOUT_S, timeout)
+    return _seconds(parser, text, f"{ENV_TASK_TIMEOUT}={text!r}")
 
 
 def _seconds(parser: argparse.ArgumentParser, text: str, source: str) -> float:
@@ -157,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(__name__).warning(
             "%s only apply with --transport http; serving stdio, they are ignored", ", ".join(settings.http_flags)
         )
+    if settings.api_token:
+        from .api_token import protect_api_token  # imports the SDK, which a plain start avoids
+
+        protect_api_token(settings.api_token)
     if command in ("demo", "check"):
         sys.exit(_run_interruptible(command, settings))
     _serve_until_signalled(settings)

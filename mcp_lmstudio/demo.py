@@ -17,7 +17,7 @@ from mcp.types import CallToolResult
 
 from .settings import Settings
 from .testing import LMStudioEmulator, Reply
-from .testing._catalog import PredictionRecord, default_reply
+from .testing._records import PredictionRecord, default_reply
 
 __all__ = ["run_demo"]
 

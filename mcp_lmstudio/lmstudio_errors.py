@@ -20,12 +20,14 @@ from typing import Any
 import httpx
 import lmstudio
 
+from .api_token import auth_refused_error, is_auth_refusal
 from .errors import (
     GenerationFailedError,
     InvalidInputError,
     LMStudioUnavailableError,
     McpLmStudioError,
 )
+from .unicode import valid_unicode
 
 __all__ = [
     "CONNECT_ERRORS",
@@ -130,11 +132,16 @@ def vision_error(words: str, model: str | None, vision_models: list[str]) -> Gen
 CONNECT_ERRORS = (lmstudio.LMStudioError, httpx.HTTPError, OSError, ValueError)
 
 
-def unreachable_error(api_host: str, exc: BaseException, *, searched: bool = False) -> LMStudioUnavailableError:
+def unreachable_error(
+    api_host: str, exc: BaseException, *, searched: bool = False, token_given: bool | None = None
+) -> LMStudioUnavailableError:
     """The error for a failed connection attempt, with the cause and the fix.
 
     `searched`: no address was configured, and LM Studio's own local ports were tried before `api_host`.
+    `token_given`: whether an API token was sent, for an authentication refusal (see `api_token`).
     """
+    if is_auth_refusal(exc):
+        return auth_refused_error(api_host, token_given)
     where = f"{api_host} (nor on LM Studio's own local ports)" if searched else api_host
     return LMStudioUnavailableError(f"LM Studio is not reachable at {where}: {_connect_cause(exc)}. {START_LM_STUDIO}")
 
@@ -144,8 +151,6 @@ def _connect_cause(exc: BaseException) -> str:
         return "something accepted the connection but did not answer like LM Studio in time"
     if isinstance(exc, json.JSONDecodeError):
         return "something else is listening there (its greeting is not LM Studio's)"
-    if isinstance(exc, ValueError) and not isinstance(exc, lmstudio.LMStudioError):
-        return "it refused the connection's authentication (LM Studio may require an API token)"
     if isinstance(exc, lmstudio.LMStudioWebsocketError):
         return "it answered, but its websocket connection failed (is it LM Studio?)"
     if isinstance(exc, ConnectionRefusedError) or (
@@ -160,8 +165,8 @@ def lmstudio_words(exc: BaseException) -> str:
     details: Any = getattr(exc, "server_error", None)
     if details is not None and (details.title or details.root_title):
         parts = [details.title or details.root_title, details.cause, details.suggestion]
-        return " ".join(_sentence(str(part)) for part in parts if part)
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return valid_unicode(" ".join(_sentence(str(part)) for part in parts if part))
+    lines = [line.strip() for line in valid_unicode(str(exc)).splitlines() if line.strip()]
     text = " ".join(lines[:2]) if lines else type(exc).__name__
     return re.sub(r"^(RPC|Model get/load|Model load|Chat response|Completion|Prediction) error: ", "", text)
 

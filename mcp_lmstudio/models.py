@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -26,8 +27,10 @@ from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResul
 
 from .adapter import LMStudioTypeAdapter
 from .config import check_prediction_config
-from .errors import GenerationFailedError, GenerationTimeoutError, ModelNotFoundError, NoModelLoadedError
+from .errors import GenerationFailedError, GenerationTimeoutError, NoModelLoadedError
 from .lmstudio_errors import CONNECT_ERRORS, lmstudio_words, translate_errors, unreachable_error, vision_error
+from .preflight import ContextPreflight
+from .resolution import SingleFlight, SyncSingleFlight, describe_models, resolve_specifier
 from .results import (
     GenerationResult,
     GenerationStats,
@@ -38,6 +41,7 @@ from .results import (
     TextFragment,
 )
 from .types import Chat, Image
+from .unicode import SurrogateJoiner, valid_unicode
 
 __all__ = [
     "AsyncLMStudio",
@@ -63,13 +67,14 @@ def _result_from(prediction: PredictionResult, model: str, text: str, reasoning:
     return GenerationResult(
         text=text,
         reasoning=reasoning,
-        model=model,
-        stop_reason=str(stats.stop_reason),
+        model=valid_unicode(model),
+        stop_reason=valid_unicode(str(stats.stop_reason)),
         stats=GenerationStats(
             prompt_tokens=int(stats.prompt_tokens_count or 0),
             predicted_tokens=int(stats.predicted_tokens_count or 0),
             tokens_per_second=float(stats.tokens_per_second or 0.0),
             time_to_first_token_s=stats.time_to_first_token_sec,
+            context_length=prediction.load_config.context_length,
         ),
     )
 
@@ -83,13 +88,15 @@ _QueueItem: TypeAlias = "LlmPredictionFragment | PromptProgress | _Deadline | No
 
 
 class _FragmentSorter:
-    """Splits fragments into answer and reasoning, counting tokens as it goes."""
+    """Splits fragments into answer and reasoning, counting tokens and keeping the text valid Unicode."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tokens = 0
         self.ended = False
+        self._answer = SurrogateJoiner()
+        self._thinking = SurrogateJoiner()
 
     def sort(self, items: list[_QueueItem]) -> list[StreamEvent]:
         """Events for a batch of queued items, merging consecutive text of the same kind.
@@ -101,6 +108,7 @@ class _FragmentSorter:
         for item in items:
             if item is None:
                 self.ended = True
+                events.extend(self.finish())
                 break
             if isinstance(item, _Deadline):
                 raise TimeoutError
@@ -117,12 +125,19 @@ class _FragmentSorter:
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
         self.tokens += fragment.tokens_count
         if fragment.reasoning_type == "none":
-            self.text.append(fragment.content)
-            return TextFragment(fragment.content, False, self.tokens)
+            return self._text(self._answer.feed(fragment.content), reasoning=False)
         if fragment.reasoning_type == "reasoning":
-            self.reasoning.append(fragment.content)
-            return TextFragment(fragment.content, True, self.tokens)
+            return self._text(self._thinking.feed(fragment.content), reasoning=True)
         return None  # the <think> / </think> tags themselves
+
+    def finish(self) -> list[TextFragment]:
+        """The text still held back at the end of the stream (a lone surrogate, as U+FFFD)."""
+        held = [(self._thinking.flush(), True), (self._answer.flush(), False)]
+        return [self._text(text, reasoning=reasoning) for text, reasoning in held if text]
+
+    def _text(self, text: str, *, reasoning: bool) -> TextFragment:
+        (self.reasoning if reasoning else self.text).append(text)
+        return TextFragment(text, reasoning, self.tokens)
 
     def result(self, prediction: PredictionResult, model: str) -> GenerationResult:
         return _result_from(prediction, model, "".join(self.text), "".join(self.reasoning))
@@ -163,12 +178,6 @@ def _requested_host(client: AsyncClient | Client) -> str | None:
         return None  # discovery, done again by the next client
 
 
-def _check_known_model(key: str, loaded: list[str], downloaded: list[str], setting: str | None) -> None:
-    """`setting`: where `key` came from when it is the configured default (None: the call named it)."""
-    if key not in loaded and key not in downloaded:
-        raise ModelNotFoundError(key, sorted(set(loaded) | set(downloaded)), setting=setting)
-
-
 def _no_model_loaded(api_host: str) -> NoModelLoadedError:
     return NoModelLoadedError(
         f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio "
@@ -182,7 +191,10 @@ _PHASES = {
     "uploading": "it was still uploading images",
     "loading": "LM Studio was still loading the model",
     "preparing": "it was still loading the model or uploading images",
-    "starting": "LM Studio had not started answering; any prediction it had begun was cancelled",
+    "starting": (
+        "LM Studio had not started answering, perhaps waiting for a free prediction slot (LM Studio 0.4 runs a "
+        "few at once and queues the rest); the prediction was cancelled, so it will not start later"
+    ),
     "prompt": "LM Studio was still processing the prompt; the prediction was cancelled",
     "generating": "the prediction was cancelled in LM Studio",
 }
@@ -204,32 +216,6 @@ def _phase_after(event: StreamEvent) -> str:
 def _vision_identifiers(loaded: object) -> list[str]:
     infos = loaded if isinstance(loaded, list) else []
     return [str(info.get("identifier")) for info in infos if isinstance(info, dict) and info.get("vision")]
-
-
-def _describe_models(loaded: list[dict[str, Any]], downloaded: list[Any]) -> list[ModelDescription]:
-    loaded_by_key = {str(info.get("modelKey", info.get("identifier"))): info for info in loaded}
-    models = [
-        ModelDescription(
-            key=str(info.get("identifier", key)),
-            display_name=str(info.get("displayName", key)),
-            loaded=True,
-            context_length=int(info.get("contextLength") or info.get("maxContextLength") or 0),
-            vision=bool(info.get("vision", False)),
-        )
-        for key, info in loaded_by_key.items()
-    ]
-    models.extend(
-        ModelDescription(
-            key=model.info.model_key,
-            display_name=model.info.display_name,
-            loaded=False,
-            context_length=int(model.info.max_context_length),
-            vision=bool(model.info.vision),
-        )
-        for model in downloaded
-        if model.info.model_key not in loaded_by_key
-    )
-    return models
 
 
 class AsyncLMStudio:
@@ -258,11 +244,13 @@ class AsyncLMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
+        self._loads: SingleFlight[str, lmstudio.AsyncLLM] = SingleFlight()
         # The SDK has no public "is entered" flag; a client that arrives with open sessions was entered by
         # the caller, and one this object enters is tracked here.
         self._client_ready = bool(getattr(client, "_sessions", None))
         self._entered_here = False
         self._entering = asyncio.Lock()
+        self._preflight = ContextPreflight()
 
     async def generate(
         self,
@@ -354,7 +342,9 @@ class AsyncLMStudio:
                     phase = "uploading"
                     history = await self._format_with_uploads(model_input)
                 phase = "starting"
-                events = self._predict_resolving(model, history, response_format, prediction_config, deadline)
+                events = self._predict_resolving(
+                    model, history, response_format, prediction_config, deadline, model_input
+                )
                 async with contextlib.aclosing(events):
                     async for event in events:
                         phase = _phase_after(event)
@@ -379,7 +369,7 @@ class AsyncLMStudio:
             await self._ensure_entered()
             loaded = await self.client.llm.remote_call("listLoaded")
             downloaded = await self.client.llm.list_downloaded()
-        return _describe_models(list(loaded or []), list(downloaded))
+        return describe_models(list(loaded or []), list(downloaded))
 
     async def close(self) -> None:
         """Exit the client if this object entered it; forget cached model handles."""
@@ -417,22 +407,30 @@ class AsyncLMStudio:
     async def _resolve(
         self, model: str | None, on_load_progress: Callable[[float], object] | None = None
     ) -> lmstudio.AsyncLLM:
+        """The handle for `model` (else the default, else the first loaded model), loading it just in time.
+
+        Concurrent calls that name one model, by any specifier, share one load.
+        """
         key = model or self.model_name
         handle = self._handles.get(key)
         if handle is not None:
             return handle
+        loaded = await self.client.llm.list_loaded()
         if key is None:
-            loaded = await self.client.llm.list_loaded()
             if not loaded:
                 raise _no_model_loaded(_describe_host(self.client))
             handle = loaded[0]
         else:
-            loaded_ids = [llm.identifier for llm in await self.client.llm.list_loaded()]
-            downloaded = [info.model_key for info in await self.client.llm.list_downloaded()]
-            _check_known_model(key, loaded_ids, downloaded, None if model else self.model_setting)
-            handle = await self.client.llm.model(key, on_load_progress=on_load_progress)
+            setting = None if model else self.model_setting
+            downloaded = await self.client.llm.list_downloaded()
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], downloaded, setting=setting)
+            load = functools.partial(self._load, key)
+            handle = await self._loads.run(target, load, on_load_progress)
         self._handles[key] = handle
         return handle
+
+    async def _load(self, specifier: str, report: Callable[[float], None]) -> lmstudio.AsyncLLM:
+        return await self.client.llm.model(specifier, on_load_progress=report)
 
     async def _resolve_reporting_load(
         self, model: str | None, deadline: float | None
@@ -465,6 +463,7 @@ class AsyncLMStudio:
         response_format: dict[str, Any] | None,
         config: dict[str, Any],
         deadline: float | None,
+        model_input: Any,
     ) -> AsyncGenerator[StreamEvent, None]:
         # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
         for attempt in (1, 2):
@@ -478,10 +477,14 @@ class AsyncLMStudio:
             assert llm is not None
             started = False
             try:
-                async with contextlib.aclosing(_predict(llm, history, response_format, config, deadline)) as events:
-                    async for event in events:
-                        started = True
-                        yield event
+                with _time_limit(deadline):
+                    await self._preflight.check(llm, history, model_input, config)
+                predicting = _predict(llm, history, response_format, config, deadline)
+                with self._preflight.explain_overflow(llm, config):
+                    async with contextlib.aclosing(predicting) as events:
+                        async for event in events:
+                            started = True
+                            yield event
                 return
             except _NOT_FOUND:
                 self._handles.pop(model or self.model_name, None)
@@ -588,6 +591,7 @@ class LMStudio:
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
+        self._loads: SyncSingleFlight[str, lmstudio.LLM] = SyncSingleFlight()
 
     def generate(
         self,
@@ -701,20 +705,22 @@ class LMStudio:
         return self.client.files.prepare_image(image.to_bytes(), image.filename)
 
     def _resolve(self, model: str | None) -> lmstudio.LLM:
+        """The handle for `model` (see `AsyncLMStudio._resolve`); threads naming one model share one load."""
         key = model or self.model_name
         handle = self._handles.get(key)
-        if handle is None:
-            if key is None:
-                loaded = self.client.llm.list_loaded()
-                if not loaded:
-                    raise _no_model_loaded(_describe_host(self.client))
-                handle = loaded[0]
-            else:
-                loaded_ids = [llm.identifier for llm in self.client.llm.list_loaded()]
-                downloaded = [info.model_key for info in self.client.llm.list_downloaded()]
-                _check_known_model(key, loaded_ids, downloaded, None if model else self.model_setting)
-                handle = self.client.llm.model(key)
-            self._handles[key] = handle
+        if handle is not None:
+            return handle
+        loaded = self.client.llm.list_loaded()
+        if key is None:
+            if not loaded:
+                raise _no_model_loaded(_describe_host(self.client))
+            handle = loaded[0]
+        else:
+            setting = None if model else self.model_setting
+            downloaded = self.client.llm.list_downloaded()
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], downloaded, setting=setting)
+            handle = self._loads.run(target, functools.partial(self.client.llm.model, key))
+        self._handles[key] = handle
         return handle
 
 
@@ -744,6 +750,7 @@ def _iterate_sync(
                 yield event
         if timed_out.is_set():
             raise _timeout_error(limit, "generating")
+        yield from sorter.finish()
         finished = True
         yield sorter.result(stream.result(), model)
     finally:

@@ -27,6 +27,8 @@ class GenerationStats:
     predicted_tokens: int
     tokens_per_second: float
     time_to_first_token_s: float | None
+    context_length: int | None = None
+    """The instance's loaded context length in tokens, as LM Studio reported it with the result."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,9 +76,15 @@ StreamEvent: TypeAlias = LoadProgress | PromptProgress | TextFragment | Generati
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelDescription:
-    """One LLM LM Studio knows about."""
+    """One LLM LM Studio knows about: a loaded instance, or a downloaded model without one.
+
+    `key` is what a call passes as `model` (an instance's identifier, such as `qwen3-8b:2`, or the model key);
+    `model_key` the model it is an instance of; `context_length` in tokens, that instance's loaded context
+    (or the model's maximum when not loaded).
+    """
 
     key: str
+    model_key: str
     display_name: str
     loaded: bool
     context_length: int

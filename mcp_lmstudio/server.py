@@ -18,13 +18,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict, ValidationError
 
 from . import __version__
 from .argument_errors import explain_validation_error
 from .arguments import (
     CfgArg,
+    ContextOverflow,
     GenerationRequest,
     Images,
     JsonSchemaArg,
@@ -37,18 +38,30 @@ from .arguments import (
     RepeatPenalty,
     Stop,
     Temperature,
+    ThinkFirst,
     TopK,
     TopP,
     advertised_schema,
     build_request,
     compact_schema,
 )
-from .errors import LMStudioUnavailableError, McpLmStudioError
+from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
+from .fault_isolation import sendable_tool_result
 from .progress import ProgressReporter
 from .results import GenerationResult
 from .session import LMStudioSession
 from .settings import Settings
 from .structured_output import parse_structured, structured_schema
+from .tasks import (
+    LegacyTasksMiddleware,
+    TaskRunner,
+    TasksExtension,
+    TaskStore,
+    TaskSupport,
+    task_time_limit,
+    task_timeout_error,
+)
+from .think_first import think_first_events
 from .tool_results import (
     GenerateOutput,
     ModelEntry,
@@ -56,7 +69,10 @@ from .tool_results import (
     describe_entry,
     error_result,
     generation_result,
+    structured_result,
 )
+from .types import JsonSchema
+from .unicode import valid_unicode
 
 __all__ = ["create_server"]
 
@@ -87,7 +103,7 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
             return await tool(*args, **kwargs)
         except (McpLmStudioError, TypeError, ValueError) as exc:
             logger.info("%s failed: %s", wrapper.__name__, exc)
-            return error_result(str(exc))
+            return error_result(valid_unicode(str(exc)))
 
     return cast(_ToolFunction, wrapper)
 
@@ -100,15 +116,33 @@ class AppState:
     """What the lifespan hands each tool call."""
 
     session: LMStudioSession
+    tasks: TaskRunner
+    """Runs the calls that clients start as MCP tasks."""
+
+
+#: The tools a client may run as an MCP task (`execution.taskSupport`).
+TASK_TOOLS: dict[str, TaskSupport] = dict.fromkeys(("generate", "generate_stream", "structured_generate"), "optional")
 
 
 async def _generate(
-    ctx: Context[AppState, Any], request: GenerationRequest, *, stream_text: bool, output_type: object = None
+    ctx: Context[AppState, Any],
+    request: GenerationRequest,
+    *,
+    stream_text: bool,
+    output_type: JsonSchema | None = None,
+    think_first: bool = False,
 ) -> GenerationResult:
     session = ctx.request_context.lifespan_context.session
     model_layer = await session.model()
-    reporter = ProgressReporter(ctx, stream_text=stream_text)
-    events = model_layer.stream_events(request.model_input, output_type, config=request.config, model=request.model)
+    # A task has no one to stream to (its status message carries the progress), and has its own time limit.
+    time_limit = task_time_limit()
+    reporter = ProgressReporter(ctx, stream_text=stream_text and time_limit is None)
+    if think_first and output_type is not None:
+        events = think_first_events(model_layer, request, output_type, timeout=time_limit)
+    else:
+        events = model_layer.stream_events(
+            request.model_input, output_type, config=request.config, model=request.model, timeout=time_limit
+        )
     try:
         async with contextlib.aclosing(events):
             async for event in events:
@@ -119,6 +153,8 @@ async def _generate(
     except LMStudioUnavailableError:
         session.connection_lost(model_layer)
         raise
+    except GenerationTimeoutError as exc:
+        raise exc if time_limit is None else task_timeout_error(exc) from None
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
 
 
@@ -136,11 +172,22 @@ concatenate to the answer). Same arguments and result as generate."""
 STRUCTURED_DESCRIPTION = """\
 Like generate, but the answer is JSON that LM Studio constrains to `json_schema`; it is then parsed and \
 validated. Structured content is the parsed value ({"value": ...} if not an object). Invalid or cut-off JSON \
-is an error carrying the raw text."""
+is an error carrying the raw text. Set think_first when the JSON needs judgement (classifying, scoring): the \
+model first reasons freely, then writes the JSON with that reasoning in view; this costs a second prediction, \
+and the reasoning comes back as a second text content."""
 
 LIST_MODELS_DESCRIPTION = """\
 List LM Studio's LLMs: loaded (ready now) and downloaded (loaded on first use, which takes a while), with \
 the key to pass as `model`, context length and vision."""
+
+
+class _Server(MCPServer[AppState]):
+    """`MCPServer` whose tool results always encode: one that cannot becomes that call's tool error."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        return sendable_tool_result(await super().call_tool(name, arguments, context), name)
 
 
 def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:
@@ -149,8 +196,10 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         owned = session or LMStudioSession.from_settings(settings)
+        store = TaskStore(ttl_s=settings.task_timeout + settings.task_retention, time_limit_s=settings.task_timeout)
         try:
-            yield AppState(owned)
+            async with TaskRunner(store) as tasks:  # on exit, running tasks (and predictions) are cancelled
+                yield AppState(owned, tasks)
         finally:
             await owned.close()
 
@@ -172,7 +221,8 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         ),
         _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
     ]
-    server = MCPServer(
+    tasks_extension = TasksExtension(TASK_TOOLS)
+    server = _Server(
         "mcp-lmstudio",
         title="LM Studio",
         version=__version__,
@@ -180,6 +230,8 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         lifespan=lifespan,
         log_level=settings.log_level,
         tools=tools,
+        extensions=[tasks_extension],
+        middleware=[LegacyTasksMiddleware(tasks_extension)],
     )
     _serve_tools_only(server)
     return server
@@ -273,9 +325,10 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
         min_p: MinP = None,
         repeat_penalty: RepeatPenalty = None,
         stop: Stop = None,
+        context_overflow: ContextOverflow = "error",
     ) -> Annotated[CallToolResult, GenerateOutput]:
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
-        request = build_request(prompt, images, messages, model, sampling)
+        request = build_request(prompt, images, messages, model, sampling, context_overflow)
         result = await _generate(ctx, request, stream_text=stream_text)
         return generation_result(result, max_tokens=request.config.get("maxTokens"))
 
@@ -304,16 +357,15 @@ async def structured_generate(
     min_p: MinP = None,
     repeat_penalty: RepeatPenalty = None,
     stop: Stop = None,
+    context_overflow: ContextOverflow = "error",
+    think_first: ThinkFirst = False,
 ) -> CallToolResult:
     """Generate JSON that satisfies a schema (see STRUCTURED_DESCRIPTION)."""
     schema = structured_schema(json_schema, regex, cfg)
     sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
-    result = await _generate(
-        ctx, build_request(prompt, images, messages, model, sampling), stream_text=False, output_type=schema
-    )
-    parsed = parse_structured(result, schema.schema)
-    structured = parsed if isinstance(parsed, dict) else {"value": parsed}
-    return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
+    request = build_request(prompt, images, messages, model, sampling, context_overflow)
+    result = await _generate(ctx, request, stream_text=False, output_type=schema, think_first=think_first)
+    return structured_result(result, parse_structured(result, schema.schema), with_reasoning=think_first)
 
 
 @_errors_as_results
@@ -328,7 +380,12 @@ async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, 
         raise
     entries = [
         ModelEntry(
-            key=m.key, display_name=m.display_name, loaded=m.loaded, context_length=m.context_length, vision=m.vision
+            key=m.key,
+            model_key=m.model_key,
+            display_name=m.display_name,
+            loaded=m.loaded,
+            context_length=m.context_length,
+            vision=m.vision,
         )
         for m in models
     ]

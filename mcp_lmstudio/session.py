@@ -17,6 +17,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .models import AsyncLMStudio
+    from .settings import Settings
 
 __all__ = ["DEFAULT_HOST", "LMStudioSession"]
 
@@ -66,8 +67,10 @@ class LMStudioSession:
         model: str | None = None,
         timeout: float | None = None,
         model_setting: str = "--model",
+        api_token: str | None = None,
     ) -> None:
-        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds.
+        """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds;
+        `api_token` LM Studio's `sk-lm-...` token when it requires authentication (see `api_token.py`).
 
         `model_setting` names where `model` was configured (`--model` or `LMSTUDIO_MODEL`), for messages.
         """
@@ -75,6 +78,7 @@ class LMStudioSession:
         self.default_model = model
         self.model_setting = model_setting
         self.timeout = timeout
+        self.api_token = api_token
         self.connects = 0
         self._model: AsyncLMStudio | None = None
         self._lock = anyio.Lock()
@@ -84,12 +88,13 @@ class LMStudioSession:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, timeout: float | None = None) -> LMStudioSession:
-        """The session `settings` describe; `timeout` overrides the per-call limit."""
+        """A session as `settings` configure it (`timeout` overrides theirs)."""
         return cls(
             host=settings.host,
             model=settings.model,
             timeout=settings.timeout if timeout is None else timeout,
             model_setting=settings.model_setting,
+            api_token=settings.api_token,
         )
 
     @property
@@ -149,9 +154,12 @@ class LMStudioSession:
         # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
         from lmstudio import AsyncClient
 
+        from .api_token import check_api_token, redact
         from .lmstudio_errors import CONNECT_ERRORS, unreachable_error
         from .models import AsyncLMStudio
 
+        if self.api_token is not None:
+            check_api_token(self.api_token)
         host = self.configured_host or DEFAULT_HOST
         client: AsyncClient | None = None
         # Shielded: a cancelled tool call must not leave a half-entered client behind.
@@ -160,13 +168,17 @@ class LMStudioSession:
                 with anyio.fail_after(_CONNECT_TIMEOUT_S):
                     if self.configured_host is None:
                         host = await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
-                    client = AsyncClient(host)
+                    # Only SDK 1.6+ takes a token (`check_api_token` made sure of it when one is set).
+                    client = AsyncClient(host, self.api_token) if self.api_token else AsyncClient(host)  # type: ignore[call-arg, unused-ignore]
                     await client.__aenter__()
             except (*CONNECT_ERRORS, TimeoutError) as exc:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):
                         await client.aclose()
-                raise unreachable_error(host, exc, searched=self.configured_host is None) from None
+                error = unreachable_error(
+                    host, exc, searched=self.configured_host is None, token_given=self.api_token is not None
+                )
+                raise LMStudioUnavailableError(redact(str(error), self.api_token)) from None
         assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)

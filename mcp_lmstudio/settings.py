@@ -25,10 +25,16 @@ class Settings:
     """Where `host` was set (`--host` or `LMSTUDIO_HOST`), for messages."""
     timeout: float = 300.0
     """Per-call time limit in seconds; on expiry the prediction is cancelled in LM Studio."""
+    task_timeout: float = 3600.0
+    """Time limit in seconds of a call that runs as an MCP task (tasks exist to outlive host timeouts)."""
+    task_retention: float = 600.0
+    """Seconds a finished task's result is kept at least; a task's TTL is `task_timeout + task_retention`."""
     log_level: LogLevel = "INFO"
     transport: Literal["stdio", "http"] = "stdio"
     port: int = 8000
     bind: str = "127.0.0.1"
+    api_token: str | None = field(default=None, repr=False)
+    """LM Studio's API token (`sk-lm-...`), when LM Studio 0.4+ requires authentication. Never logged."""
     auth_token: str | None = field(default=None, repr=False)
     """Bearer token every HTTP request must carry; required to bind a non-loopback address."""
     http_flags: tuple[str, ...] = ()

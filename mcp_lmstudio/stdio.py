@@ -20,10 +20,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import mcp_types
 from mcp.server.mcpserver import MCPServer
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
+
+from .fault_isolation import UnreadableMessageError, decode_message, encode_or_replace
 
 __all__ = ["can_use_pipes", "serve_stdio"]
 
@@ -80,18 +81,21 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
             while line := await _read_line(reader):
                 text = line.decode("utf-8", errors="replace")  # as the SDK's transport reads stdin
                 try:
-                    message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-                except ValueError as exc:  # pydantic's ValidationError: passed on, as the SDK's transport does
-                    await incoming_writer.send(exc)
+                    message = decode_message(text)
+                except UnreadableMessageError as exc:
+                    logger.warning("Unreadable message on stdin: %s", exc)
+                    if exc.reply is not None:  # the host would otherwise wait for an answer forever
+                        writer.write(exc.reply + b"\n")
                     continue
                 await incoming_writer.send(SessionMessage(message))
 
     async def write_messages() -> None:
         async with outgoing_reader:
             async for session_message in outgoing_reader:
-                json = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                writer.write(json.encode() + b"\n")
-                await writer.drain()
+                line = encode_or_replace(session_message)
+                if line is not None:
+                    writer.write(line + b"\n")
+                    await writer.drain()
 
     try:
         async with anyio.create_task_group() as tg:

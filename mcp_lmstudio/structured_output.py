@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import strict_json
 from .arguments import check_text
 from .errors import InvalidInputError, StructuredOutputError
 from .results import GenerationResult, plural
 from .types import JsonSchema
+from .unicode import valid_json_strings
 
 
 def structured_schema(json_schema: dict[str, Any] | str | None, regex: str | None, cfg: str | None) -> JsonSchema:
@@ -42,11 +44,13 @@ def parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
             raw,
         )
     try:
-        parsed = json.loads(raw)
+        parsed = valid_json_strings(strict_json.loads(raw), raw)  # an escaped lone surrogate becomes U+FFFD
     except json.JSONDecodeError as exc:
         raise StructuredOutputError(
             f"The model's output is not valid JSON ({exc.msg}). Raw output: {raw}", raw
         ) from None
+    except strict_json.NonStandardJSONError as exc:
+        raise StructuredOutputError(f"The model's output is not valid JSON ({exc}). Raw output: {raw}", raw) from None
     error = best_match(validator_for(schema)(schema).iter_errors(parsed))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"

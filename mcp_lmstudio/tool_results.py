@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.types import CallToolResult, ContentBlock, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .results import GenerationResult, plural
 
@@ -15,6 +17,8 @@ class Stats(BaseModel):
     predicted_tokens: int
     tokens_per_second: float
     time_to_first_token_s: float | None
+    context_length: int | None = None
+    """The model instance's loaded context length in tokens (compare with prompt_tokens)."""
 
 
 class GenerateOutput(BaseModel):
@@ -28,12 +32,13 @@ class GenerateOutput(BaseModel):
 
 
 class ModelEntry(BaseModel):
-    """One LLM known to LM Studio."""
+    """A loaded instance of an LLM, or a downloaded LLM without one."""
 
-    key: str
+    key: str = Field(description="What `model` takes: the instance's identifier, or the model key if not loaded.")
+    model_key: str = Field(description="The model this is (an instance of).")
     display_name: str
     loaded: bool
-    context_length: int
+    context_length: int = Field(description="Tokens: the instance's loaded context, or the model's maximum.")
     vision: bool
 
 
@@ -59,6 +64,7 @@ def generation_output(result: GenerationResult) -> GenerateOutput:
             predicted_tokens=stats.predicted_tokens,
             tokens_per_second=stats.tokens_per_second,
             time_to_first_token_s=stats.time_to_first_token_s,
+            context_length=stats.context_length,
         ),
     )
 
@@ -102,6 +108,21 @@ def cut_off_note(result: GenerationResult, max_tokens: int | None) -> str | None
 
 
 def describe_entry(entry: ModelEntry) -> str:
-    state = "loaded" if entry.loaded else "not loaded"
+    if not entry.loaded:
+        state = "not loaded"
+    elif entry.key != entry.model_key:
+        state = f"loaded instance of {entry.model_key}"
+    else:
+        state = "loaded"
     vision = ", vision" if entry.vision else ""
     return f"{entry.key} ({state}, context {entry.context_length}{vision}): {entry.display_name}"
+
+
+def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: bool) -> CallToolResult:
+    """`structured_generate`'s result: the JSON text, the parsed value (non-objects wrapped as `{"value": ...}`)
+    and, `with_reasoning` (think_first), the reasoning as a second text content, never inside the JSON."""
+    content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
+    if with_reasoning:
+        content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
+    structured = parsed if isinstance(parsed, dict) else {"value": parsed}
+    return CallToolResult(content=content, structured_content=structured)

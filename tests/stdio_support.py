@@ -15,8 +15,8 @@ from anyio.abc import Process
 from mcp import StdioServerParameters
 
 
-def server_command(api_host: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mcp_lmstudio", "--host", api_host, *extra]
+def server_command(api_host: str, *extra: str, module: str = "mcp_lmstudio") -> list[str]:
+    return [sys.executable, "-m", module, "--host", api_host, *extra]
 
 
 def server_params(api_host: str, *extra: str) -> StdioServerParameters:
@@ -93,8 +93,8 @@ class RawStdioSession:
 
 
 @asynccontextmanager
-async def raw_stdio_server(api_host: str, *extra: str) -> AsyncIterator[RawStdioSession]:
-    process = await anyio.open_process(server_command(api_host, *extra), stderr=None)
+async def raw_stdio_server(api_host: str, *extra: str, module: str = "mcp_lmstudio") -> AsyncIterator[RawStdioSession]:
+    process = await anyio.open_process(server_command(api_host, *extra, module=module), stderr=None)
     try:
         yield RawStdioSession(process)
     finally:

@@ -36,7 +36,7 @@ async def test_check_says_how_to_fix_an_unreachable_lm_studio() -> None:
 
 
 async def test_check_fails_when_no_model_is_loaded(emulator: LMStudioEmulator) -> None:
-    emulator.loaded.clear()
+    emulator.unload_all()
     status, out = await check("--host", emulator.api_host)
     assert status == 2
     assert "no model is loaded" in out

@@ -132,7 +132,14 @@ def test_server_json_matches_the_package_and_the_cli() -> None:
     assert manifest["version"] == package["version"] == project["version"]
     assert package["identifier"] == project["name"]
     env_vars = {variable["name"] for variable in package["environmentVariables"]}
-    assert env_vars == {"LMSTUDIO_HOST", "LMSTUDIO_MODEL", "MCP_LMSTUDIO_TIMEOUT", "MCP_LMSTUDIO_LOG_LEVEL"}
+    assert env_vars == {
+        "LMSTUDIO_HOST",
+        "LMSTUDIO_MODEL",
+        "MCP_LMSTUDIO_TIMEOUT",
+        "MCP_LMSTUDIO_TASK_TIMEOUT",
+        "MCP_LMSTUDIO_LOG_LEVEL",
+        "LMSTUDIO_API_TOKEN",
+    }
 
 
 @pytest.mark.parametrize(

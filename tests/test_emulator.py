@@ -29,10 +29,13 @@ async def test_the_sdk_opens_and_authenticates_its_five_namespaces(
     assert dict(emulator.connections) == {"embedding": 1, "files": 1, "llm": 1, "repository": 1, "system": 1}
 
 
-async def test_an_unknown_rpc_gets_an_explicit_error(emulator: LMStudioEmulator, client: lmstudio.AsyncClient) -> None:
-    with anyio.fail_after(5), pytest.raises(lmstudio.LMStudioServerError, match="does not implement endpoint"):
+async def test_an_unknown_rpc_gets_a_warning_and_no_reply_as_in_lm_studio(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(TimeoutError), anyio.fail_after(0.5):
         await client.llm.remote_call("noSuchEndpoint")
     assert ("llm", "noSuchEndpoint") in emulator.rpc_calls
+    assert any("unknown endpoint, endpoint = noSuchEndpoint" in record.getMessage() for record in caplog.records)
 
 
 async def test_an_unknown_model_key_is_path_not_found(client: lmstudio.AsyncClient) -> None:
@@ -219,3 +222,13 @@ def test_sample_replies_satisfy_the_schema(schema: dict[str, object]) -> None:
     from mcp_lmstudio.testing import sample_for_schema
 
     jsonschema.validate(sample_for_schema(schema, schema), schema)
+
+
+def test_the_cli_refuses_a_malformed_api_token_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcp_lmstudio.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--api-token", "not-a-token"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --api-token" in error and "sk-lm-XXXXXXXX:" in error and "not-a-token" not in error

@@ -110,7 +110,8 @@ async def test_authentication_rejected(emulator: LMStudioEmulator) -> None:
     emulator.reject_auth = True
     async with stdio_client(emulator.api_host) as client:
         result, elapsed = await timed_call(client, {"prompt": "let me in"})
-        assert result.is_error and "refused the connection's authentication" in text_of(result)
+        assert result.is_error and "refused the connection: it requires an API token" in text_of(result)
+        assert "LMSTUDIO_API_TOKEN" in text_of(result)
         assert elapsed < 3
         emulator.reject_auth = False
         await assert_recovered(client)

@@ -30,9 +30,9 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 
 @asynccontextmanager
-async def http_server(api_host: str, *extra: str) -> AsyncIterator[tuple[str, Process]]:
+async def http_server(api_host: str, *extra: str, module: str = "mcp_lmstudio") -> AsyncIterator[tuple[str, Process]]:
     port = closed_port()
-    command = [sys.executable, "-m", "mcp_lmstudio", "--transport", "http", "--port", str(port), "--host", api_host]
+    command = [sys.executable, "-m", module, "--transport", "http", "--port", str(port), "--host", api_host]
     async with await anyio.open_process([*command, *extra]) as process:
         url = f"http://127.0.0.1:{port}/mcp"
         try:

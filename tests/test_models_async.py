@@ -173,7 +173,7 @@ async def test_a_downloaded_model_is_loaded_just_in_time(
 async def test_no_loaded_model_and_none_named_is_a_clear_error(
     emulator: LMStudioEmulator, client: lmstudio.AsyncClient
 ) -> None:
-    emulator.loaded.clear()
+    emulator.unload_all()
     with pytest.raises(NoModelLoadedError, match="No model is loaded in LM Studio"):
         await AsyncLMStudio(client).generate("hi")
 
@@ -183,7 +183,7 @@ async def test_a_model_unloaded_after_first_use_is_resolved_again(
 ) -> None:
     model = AsyncLMStudio(client, "fake-vision-2b")
     await model.generate("one")
-    emulator.loaded.discard("fake-vision-2b")
+    emulator.unload("fake-vision-2b")
     assert await model.generate("two") == "You said: two"
     assert "fake-vision-2b" in emulator.loaded
 
@@ -341,3 +341,14 @@ async def test_something_else_on_the_port_is_named_as_such() -> None:
         with anyio.fail_after(10), pytest.raises(LMStudioUnavailableError, match="something else is listening there"):
             await AsyncLMStudio(lmstudio.AsyncClient(f"127.0.0.1:{port}")).generate("hi")
         tg.cancel_scope.cancel()
+
+
+async def test_a_typing_typeddict_output_type_works_on_every_supported_python(
+    emulator: LMStudioEmulator, client: lmstudio.AsyncClient
+) -> None:
+    from tests.test_types import StdPet
+
+    text = await AsyncLMStudio(client).generate("Describe a pet", StdPet)
+    sent = emulator.predictions[-1].structured
+    assert sent is not None and sent["jsonSchema"]["required"] == ["name"]
+    jsonschema.validate(json.loads(text), sent["jsonSchema"])

@@ -103,5 +103,5 @@ def test_a_model_unloaded_after_first_use_is_resolved_again(
 ) -> None:
     model = LMStudio(sync_client, "fake-vision-2b")
     model.generate("one")
-    emulator_of(served).loaded.discard("fake-vision-2b")
+    emulator_of(served).unload("fake-vision-2b")
     assert model.generate("two") == "You said: two"

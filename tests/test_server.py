@@ -60,9 +60,10 @@ async def test_tools_list_names_the_four_tools_with_annotations_and_schemas(mcp_
     generate = tools["generate"].input_schema["properties"]
     assert set(generate) == {
         "prompt", "images", "messages", "model", "temperature", "max_tokens", "top_p", "top_k", "min_p",
-        "repeat_penalty", "stop",
+        "repeat_penalty", "stop", "context_overflow",
     }  # fmt: skip
-    assert set(tools["structured_generate"].input_schema["properties"]) >= {"json_schema", "regex", "cfg"}
+    structured = tools["structured_generate"].input_schema["properties"]
+    assert set(structured) >= {"json_schema", "regex", "cfg", "think_first", "context_overflow"}
     output = tools["generate"].output_schema
     assert output is not None and set(output["required"]) == {"text", "model", "stop_reason", "stats"}
 
@@ -86,7 +87,10 @@ async def test_generate_returns_the_answer_and_structured_details(
         "stop_reason": "eosFound",
         "reasoning": "The capital of France is Paris.",
     }
-    assert set(content["stats"]) == {"prompt_tokens", "predicted_tokens", "tokens_per_second", "time_to_first_token_s"}
+    assert set(content["stats"]) == {
+        "prompt_tokens", "predicted_tokens", "tokens_per_second", "time_to_first_token_s", "context_length",
+    }  # fmt: skip
+    assert content["stats"]["context_length"] == 4096  # fake-echo-1b's loaded context
     assert content["stats"]["predicted_tokens"] == 1 + 1 + 6 + 1  # answer, <think>, reasoning words, </think>
 
 
@@ -121,6 +125,7 @@ async def test_every_sampling_field_reaches_lm_studio_under_its_own_key(
         "llm.prediction.minPSampling": {"checked": True, "value": 0.1},
         "llm.prediction.repeatPenalty": {"checked": True, "value": 1.2},
         "llm.prediction.stopStrings": ["###"],
+        "llm.prediction.contextOverflowPolicy": "stopAtLimit",
     }
 
 
@@ -256,7 +261,14 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     result = await mcp_client.call_tool("list_models", {})
 
     def entry(key: str, name: str, loaded: bool, context: int, vision: bool) -> dict[str, Any]:
-        return {"key": key, "display_name": name, "loaded": loaded, "context_length": context, "vision": vision}
+        return {
+            "key": key,
+            "model_key": key,
+            "display_name": name,
+            "loaded": loaded,
+            "context_length": context,
+            "vision": vision,
+        }
 
     assert result.structured_content == {
         "models": [

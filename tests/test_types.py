@@ -3,10 +3,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import typing
 from pathlib import Path
+from typing import Annotated, Any
 
 import pydantic
 import pytest
+import typing_extensions
 from typing_extensions import TypedDict
 
 from mcp_lmstudio import Image, InvalidInputError, JsonSchema
@@ -115,3 +118,70 @@ def test_json_schema_copies_the_given_dict() -> None:
     schema = JsonSchema(source)
     source["type"] = "array"
     assert schema.schema["type"] == "object"
+
+
+# -- typing.TypedDict on Python 3.11 (pydantic accepts only typing_extensions.TypedDict before 3.12) --------
+
+
+class StdOwner(typing.TypedDict):
+    """Who owns the pet."""
+
+    name: Annotated[str, pydantic.Field(description="The owner's name")]
+
+
+class StdPet(typing.TypedDict, total=False):
+    """A pet."""
+
+    name: typing.Required[str]
+    age: int
+    owner: StdOwner
+    friends: list[StdOwner] | None
+
+
+class ExtOwner(TypedDict):
+    """Who owns the pet."""
+
+    name: Annotated[str, pydantic.Field(description="The owner's name")]
+
+
+class ExtPet(TypedDict, total=False):
+    """A pet."""
+
+    name: typing_extensions.Required[str]
+    age: int
+    owner: ExtOwner
+    friends: list[ExtOwner] | None
+
+
+@dataclasses.dataclass
+class StdPetHolder:
+    pet: StdPet
+
+
+@dataclasses.dataclass
+class ExtPetHolder:
+    pet: ExtPet
+
+
+def _renamed(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, sort_keys=True).replace("Std", "").replace("Ext", "")
+
+
+@pytest.mark.parametrize(
+    ("std", "ext"), [(StdPet, ExtPet), (StdPetHolder, ExtPetHolder)], ids=["typeddict", "dataclass"]
+)
+def test_a_typing_typeddict_gives_the_schema_of_its_typing_extensions_twin(std: type, ext: type) -> None:
+    schema = JsonSchema(std).schema
+    assert _renamed(schema) == _renamed(JsonSchema(ext).schema)
+    pet = schema["$defs"]["StdPet"] if std is StdPetHolder else schema
+    assert pet["required"] == ["name"]
+    assert pet["description"] == "A pet."
+    assert schema["$defs"]["StdOwner"]["properties"]["name"]["description"] == "The owner's name"
+
+
+@pytest.mark.parametrize(
+    "source", ['{"type": "number", "maximum": NaN}', '{"type": "number", "maximum": 1e999}', {"maximum": float("inf")}]
+)
+def test_json_schema_refuses_non_finite_numbers(source: object) -> None:
+    with pytest.raises(InvalidInputError, match="NaN"):
+        JsonSchema(source)  # type: ignore[arg-type]

@@ -1,18 +1,24 @@
-"""An LM Studio emulator for tests and demos, spoken to by the real `lmstudio` SDK over real websockets.
+"""An LM Studio emulator for tests and demos, spoken to by the real LM Studio SDKs over real websockets.
 
-It implements the parts of LM Studio's native websocket API that the Python SDK 1.5 uses for LLMs:
+It implements LM Studio's native websocket API as lmstudio-python 1.5 and lmstudio-js 2.x use it:
 
 * `GET /lmstudio-greeting`, and websocket upgrades at `/llm`, `/embedding`, `/system`, `/files`,
-  `/repository` (and LM Studio's other namespaces), each authenticated with the SDK's auth packet;
+  `/repository` (and LM Studio's other namespaces), each authenticated with the SDK's auth packet,
+  optionally against an LM Studio API token (`api_token`);
 * RPC and channel framing (`rpcCall` → `rpcResult`/`rpcError`; `channelCreate` → `channelSend`* →
-  `channelClose`/`channelError`; client `cancel`);
-* `listLoaded`, `listDownloadedModels`, `getOrLoad` (already loaded, JIT load with progress, unknown
-  key), `getModelInfo`, `unloadModel`, `countTokens`, `tokenize`, `getLoadConfig`, `uploadFileBase64`;
-* `predict`: prompt-processing progress, one fragment per word-sized token (reasoning fragments tagged as
-  LM Studio tags them), stop strings, max tokens, JSON-schema structured output that satisfies the
-  schema, cancel → `userStopped`, and the full `success` packet with stats;
-* unknown endpoints get an explicit `rpcError`/`channelError` (real LM Studio stays silent, which hangs
-  the SDK; an emulator that hangs would only hide bugs).
+  `channelClose`/`channelError`; client `cancel`); unknown endpoints get a `communicationWarning` and
+  no reply, as in LM Studio;
+* a catalogue of downloaded models (`EmulatedModel`, or a file of LM Studio `ModelInfo` objects) and
+  separate loaded instances (`key`, `key:2`..., custom identifiers, per-instance context length, TTL,
+  JIT loading with auto-evict), resolved by identifier, model key or path prefix as LM Studio does;
+* `/llm`: `listLoaded`, `getOrLoad`, `loadModel`, `unloadModel`, `getModelInfo`, `getLoadConfig`,
+  `countTokens`, `tokenize`, `applyPromptTemplate` (consistent with `promptTokensCount`), and `predict`:
+  prompt-processing progress, one fragment per word-sized token (or scripted raw fragments), reasoning
+  tagged as LM Studio tags it, tool calls, stop strings, max tokens, context overflow policies,
+  JSON-schema structured output that satisfies the schema, presets, cancel → `userStopped`, parallel
+  slots, and the full `success` packet with stats;
+* `/embedding`: the same model endpoints plus `embedString` (deterministic bag-of-words vectors);
+* `/repository` search and download over the catalogue; `/files` uploads; `/system` queries.
 
 Quick use::
 
@@ -21,11 +27,15 @@ Quick use::
             ...
         assert lms.predictions[0].history[-1]["role"] == "user"
 
-From the command line: `python -m mcp_lmstudio.testing --port 1234`.
+From the command line: `python -m mcp_lmstudio.testing --port 1234 [--models FILE]`.
 """
 
-from ._catalog import DEFAULT_MODELS, EmulatedModel, PredictionRecord, Reply, UploadRecord, sample_for_schema
+from ._catalog import DEFAULT_MODELS, EmulatedModel, load_models_file
+from ._embeddings import embed
 from ._emulator import NAMESPACES, LMStudioEmulator
+from ._instances import Instance
+from ._records import PredictionRecord, Reply, ToolCall, UploadRecord, tool_round_trip
+from ._schema import sample_for_schema
 from ._thread import EmulatorThread
 
 __all__ = [
@@ -33,9 +43,14 @@ __all__ = [
     "NAMESPACES",
     "EmulatedModel",
     "EmulatorThread",
+    "Instance",
     "LMStudioEmulator",
     "PredictionRecord",
     "Reply",
+    "ToolCall",
     "UploadRecord",
+    "embed",
+    "load_models_file",
     "sample_for_schema",
+    "tool_round_trip",
 ]

@@ -1,20 +1,49 @@
-"""The emulator's model catalogue, replies and schema-satisfying sample values."""
+"""The emulator's model catalogue: what `listDownloadedModels` lists, and how it is read from a file.
+
+A catalogue entry is an `EmulatedModel`; its `model_info()` is LM Studio's `ModelInfo` wire shape
+(lms-shared-types `modelInfoSchema`: `LLMInfo` or `EmbeddingModelInfo`). Loaded instances of a model
+live in `_instances.py`, not here.
+"""
 
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
-__all__ = ["DEFAULT_MODELS", "EmulatedModel", "PredictionRecord", "Reply", "ReplySource", "UploadRecord"]
+__all__ = ["DEFAULT_MODELS", "EmulatedModel", "load_models_file"]
+
+#: `ModelInfo` keys that `EmulatedModel` has a field for; others in a catalogue file go to `extra`.
+_KNOWN_KEYS = frozenset(
+    {
+        "type",
+        "modelKey",
+        "displayName",
+        "publisher",
+        "path",
+        "architecture",
+        "paramsString",
+        "maxContextLength",
+        "vision",
+        "trainedForToolUse",
+        "embeddingLength",
+        "format",
+        "sizeBytes",
+        "loaded",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class EmulatedModel:
-    """One model the emulator knows: downloaded always, loaded when `loaded` is true."""
+    """One downloaded model the emulator knows; `loaded` makes one instance of it at start.
+
+    `path` defaults to `{publisher}/{key}/{key}-Q4_K_M.gguf` (LM Studio's `publisher/repo/file` form).
+    `embedding_length` is the size of the vectors an embedding model returns. `extra` holds further
+    `ModelInfo` fields, sent as given.
+    """
 
     key: str
     display_name: str
@@ -22,36 +51,76 @@ class EmulatedModel:
     vision: bool = False
     max_context_length: int = 4096
     kind: Literal["llm", "embedding"] = "llm"
+    publisher: str = "emulator"
+    path: str | None = None
+    architecture: str = "emulated"
+    params_string: str = "1B"
+    trained_for_tool_use: bool = False
+    embedding_length: int = 768
+    size_bytes: int = 1_234_567_890
+    format: str = "gguf"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def file_path(self) -> str:
+        """The model's path relative to LM Studio's models folder (`publisher/repo/file`)."""
+        return self.path if self.path is not None else f"{self.publisher}/{self.key}/{self.key}-Q4_K_M.gguf"
 
     def model_info(self) -> dict[str, Any]:
         """The `ModelInfo` wire shape (what `listDownloadedModels` returns)."""
         info: dict[str, Any] = {
             "type": self.kind,
             "modelKey": self.key,
-            "format": "gguf",
+            "format": self.format,
             "displayName": self.display_name,
-            "publisher": "emulator",
-            "path": f"emulator/{self.key}/{self.key}-Q4_K_M.gguf",
-            "sizeBytes": 1_234_567_890,
-            "indexedModelIdentifier": f"emulator/{self.key}/{self.key}-Q4_K_M.gguf",
-            "paramsString": "1B",
-            "architecture": "emulated",
+            "publisher": self.publisher,
+            "path": self.file_path,
+            "sizeBytes": self.size_bytes,
+            "indexedModelIdentifier": self.file_path,
+            "deviceIdentifier": None,
+            "paramsString": self.params_string,
+            "architecture": self.architecture,
             "maxContextLength": self.max_context_length,
         }
         if self.kind == "llm":
-            info |= {"vision": self.vision, "trainedForToolUse": False}
-        return info
+            info |= {"vision": self.vision, "trainedForToolUse": self.trained_for_tool_use}
+        else:
+            info["embeddingLength"] = self.embedding_length
+        return info | dict(self.extra)
 
-    def instance_info(self) -> dict[str, Any]:
-        """The `LLMInstanceInfo` wire shape (what `listLoaded` and `getOrLoad` return)."""
-        return self.model_info() | {
-            "identifier": self.key,
-            "instanceReference": f"instance-{self.key}",
-            "deviceIdentifier": None,
-            "ttlMs": None,
-            "lastUsedTime": None,
-            "contextLength": self.max_context_length,
-        }
+    @classmethod
+    def from_model_info(cls, info: Mapping[str, Any]) -> EmulatedModel:
+        """A model from LM Studio's `ModelInfo` JSON (as `listDownloadedModels` returns it) plus `loaded`."""
+        key = str(info["modelKey"])
+        kind = info.get("type", "llm")
+        if kind not in ("llm", "embedding"):
+            raise ValueError(f"model {key!r}: type must be 'llm' or 'embedding', not {kind!r}")
+        publisher = str(info.get("publisher", "emulator"))
+        return cls(
+            key=key,
+            display_name=str(info.get("displayName", key)),
+            loaded=bool(info.get("loaded", False)),
+            vision=bool(info.get("vision", False)),
+            max_context_length=int(info.get("maxContextLength", 4096)),
+            kind=kind,
+            publisher=publisher,
+            path=str(info["path"]) if "path" in info else None,
+            architecture=str(info.get("architecture", "emulated")),
+            params_string=str(info.get("paramsString", "1B")),
+            trained_for_tool_use=bool(info.get("trainedForToolUse", False)),
+            embedding_length=int(info.get("embeddingLength", 768)),
+            size_bytes=int(info.get("sizeBytes", 1_234_567_890)),
+            format=str(info.get("format", "gguf")),
+            extra={name: value for name, value in info.items() if name not in _KNOWN_KEYS},
+        )
+
+
+def load_models_file(path: str | Path) -> list[EmulatedModel]:
+    """Read a catalogue file: a JSON array of `ModelInfo` objects, each with an optional `"loaded": true`."""
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ValueError(f"{path}: expected a JSON array of ModelInfo objects")
+    return [EmulatedModel.from_model_info(entry) for entry in entries]
 
 
 DEFAULT_MODELS: tuple[EmulatedModel, ...] = (
@@ -60,209 +129,3 @@ DEFAULT_MODELS: tuple[EmulatedModel, ...] = (
     EmulatedModel("fake-unloaded-7b", "Fake Unloaded 7B", loaded=False, max_context_length=32768),
     EmulatedModel("fake-embed-small", "Fake Embed Small", kind="embedding", max_context_length=512),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What the emulated model answers: the text, and optional reasoning emitted before it."""
-
-    text: str
-    reasoning: str = ""
-
-
-@dataclass
-class PredictionRecord:
-    """What the emulator received for one `predict` channel, and how it ended."""
-
-    model: str
-    history: list[dict[str, Any]]
-    config: dict[str, Any]
-    structured: dict[str, Any] | None
-    cancelled: bool = False
-    stop_reason: str | None = None
-    text: str = ""
-    fragments: int = 0
-
-    @property
-    def finished(self) -> bool:
-        """Whether the prediction has ended (answered, stopped, failed or lost its connection)."""
-        return self.stop_reason is not None
-
-    @property
-    def last_user_text(self) -> str:
-        """The text of the last user message in the history."""
-        for message in reversed(self.history):
-            if message.get("role") == "user":
-                return "".join(part.get("text", "") for part in message.get("content", []) if part["type"] == "text")
-        return ""
-
-    @property
-    def image_count(self) -> int:
-        """How many file parts the history carries."""
-        return sum(1 for message in self.history for part in message.get("content", []) if part.get("type") == "file")
-
-
-@dataclass(frozen=True, slots=True)
-class UploadRecord:
-    """One `uploadFileBase64` call."""
-
-    name: str
-    content: bytes
-    identifier: str
-    file_type: str
-
-
-ReplySource: TypeAlias = "str | Reply | Callable[[PredictionRecord], Reply | str] | None"
-
-_TOKEN = re.compile(r"\s*\S+|\s+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Split text into word-sized tokens that join back into exactly `text`."""
-    return _TOKEN.findall(text)
-
-
-def default_reply(record: PredictionRecord) -> Reply:
-    """Echo the last user turn, or a value satisfying the JSON schema under structured output."""
-    if record.structured and record.structured.get("type") == "json":
-        schema = record.structured.get("jsonSchema") or {}
-        return Reply(json.dumps(sample_for_schema(schema, schema)))
-    images = record.image_count
-    seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
-    return Reply(f"{seen}You said: {record.last_user_text}")
-
-
-@dataclass
-class _SampleContext:
-    root: dict[str, Any]
-    depth: int = 0
-
-    def deeper(self) -> _SampleContext:
-        return _SampleContext(self.root, self.depth + 1)
-
-
-def sample_for_schema(schema: Any, root: dict[str, Any]) -> Any:
-    """A small deterministic value that satisfies common JSON-schema constructs.
-
-    Covers types, `properties`/`required`/`minProperties`, `items`/`prefixItems`/`minItems`/`maxItems`/
-    `uniqueItems`, numeric bounds (exclusive too) and `multipleOf`, string lengths and common `format`s,
-    `enum`, `const`, `$ref`, `anyOf`/`oneOf` (the first branch) and `allOf` (merged). Not `pattern`,
-    `not`, `if`/`then`, or `dependentSchemas`: for those, script the reply.
-    """
-    return _sample(schema, _SampleContext(root))
-
-
-def _sample(schema: Any, ctx: _SampleContext, variant: int = 0) -> Any:
-    if not isinstance(schema, dict) or ctx.depth > 32:
-        return None
-    if "$ref" in schema:
-        return _sample(_resolve_ref(schema["$ref"], ctx.root), ctx.deeper(), variant)
-    if "allOf" in schema:
-        return _sample(_merge_all_of(schema, ctx), ctx.deeper(), variant)
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][variant % len(schema["enum"])]
-    for combinator in ("anyOf", "oneOf"):
-        if schema.get(combinator):
-            return _sample(schema[combinator][0], ctx.deeper(), variant)
-    kind = schema.get("type", "object" if "properties" in schema or "required" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    sampler = _SAMPLERS.get(kind)
-    return sampler(schema, ctx, variant) if sampler is not None else None
-
-
-def _merge_all_of(schema: dict[str, Any], ctx: _SampleContext) -> dict[str, Any]:
-    merged: dict[str, Any] = {key: value for key, value in schema.items() if key != "allOf"}
-    for branch in schema["allOf"]:
-        if isinstance(branch, dict) and "$ref" in branch:
-            branch = _resolve_ref(branch["$ref"], ctx.root)
-        if not isinstance(branch, dict):
-            continue
-        merged["properties"] = {**merged.get("properties", {}), **branch.get("properties", {})}
-        merged["required"] = sorted({*merged.get("required", []), *branch.get("required", [])})
-        merged.update({key: value for key, value in branch.items() if key not in ("properties", "required")})
-    return merged
-
-
-def _resolve_ref(ref: str, root: dict[str, Any]) -> Any:
-    node: Any = root
-    for part in ref.removeprefix("#/").split("/") if ref != "#" else []:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    return node
-
-
-def _sample_object(schema: dict[str, Any], ctx: _SampleContext, _variant: int) -> dict[str, Any]:
-    properties: dict[str, Any] = schema.get("properties", {})
-    value = {name: _sample(sub, ctx.deeper()) for name, sub in properties.items()}
-    extra = schema.get("additionalProperties", {})
-    extra_schema = extra if isinstance(extra, dict) else {}
-    for name in schema.get("required", []):
-        value.setdefault(name, _sample(extra_schema, ctx.deeper()))
-    for index in range(len(value), int(schema.get("minProperties", 0))):
-        value[f"extra{index}"] = _sample(extra_schema, ctx.deeper())
-    return value
-
-
-def _sample_array(schema: dict[str, Any], ctx: _SampleContext, _variant: int) -> list[Any]:
-    prefix: list[Any] = schema.get("prefixItems", [])
-    count = max(int(schema.get("minItems", 1)), len(prefix))
-    if "maxItems" in schema:
-        count = min(count, int(schema["maxItems"]))
-    items = schema.get("items", {})
-    # Distinct variants keep `uniqueItems` satisfied (numbers and strings differ by index, enums rotate).
-    return [_sample(prefix[i] if i < len(prefix) else items, ctx.deeper(), variant=i) for i in range(count)]
-
-
-_FORMATS = {
-    "date-time": "2026-01-01T00:00:00Z",
-    "date": "2026-01-01",
-    "time": "00:00:00Z",
-    "email": "emulated@example.com",
-    "uri": "https://example.com/emulated",
-    "uuid": "00000000-0000-4000-8000-000000000000",
-    "ipv4": "127.0.0.1",
-}
-
-
-def _sample_string(schema: dict[str, Any], _ctx: _SampleContext, variant: int) -> str:
-    if schema.get("format") in _FORMATS:
-        return _FORMATS[schema["format"]]
-    text = "emulated" if variant == 0 else f"emulated{variant}"
-    minimum, maximum = int(schema.get("minLength", 0)), schema.get("maxLength")
-    text = text.ljust(minimum, "x")
-    return text[: int(maximum)] if maximum is not None else text
-
-
-def _sample_number(schema: dict[str, Any], _ctx: _SampleContext, variant: int) -> float | int:
-    integer = schema.get("type") == "integer"
-    step = schema.get("multipleOf", 1 if integer else None)
-    low = _bound(schema, "minimum", "exclusiveMinimum", step, +1)
-    high = _bound(schema, "maximum", "exclusiveMaximum", step, -1)
-    value = low if low is not None else (min(0.0, high) if high is not None else 0.0)
-    if step is not None:
-        value = math.ceil(value / step) * step
-    value += variant * (step or 1)
-    if high is not None and value > high:
-        value = math.floor(high / step) * step if step is not None else high
-    return int(value) if integer else value
-
-
-def _bound(schema: dict[str, Any], inclusive: str, exclusive: str, step: float | None, direction: int) -> float | None:
-    if inclusive in schema:
-        return float(schema[inclusive])
-    if exclusive in schema:
-        return float(schema[exclusive]) + direction * (step or 0.5)
-    return None
-
-
-_SAMPLERS: dict[str, Callable[[dict[str, Any], _SampleContext, int], Any]] = {
-    "object": _sample_object,
-    "array": _sample_array,
-    "string": _sample_string,
-    "integer": _sample_number,
-    "number": _sample_number,
-    "boolean": lambda _s, _c, variant: variant % 2 == 0,
-    "null": lambda _s, _c, _v: None,
-}

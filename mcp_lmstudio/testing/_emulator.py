@@ -1,23 +1,19 @@
 """A protocol-faithful LM Studio emulator that the real `lmstudio` SDK talks to over real websockets.
 
-It serves `GET /lmstudio-greeting` and the websocket namespaces the SDK opens, authenticates each socket,
-and speaks the RPC and channel framing of LM Studio's native API (see the module docs of
-`mcp_lmstudio.testing`).
+It serves `GET /lmstudio-greeting` and the websocket namespaces the SDKs open, authenticates each socket,
+and wires each namespace's endpoints (`_models`, `_repository`, `_files`, prediction below) to the
+framing in `_protocol`. See the module docs of `mcp_lmstudio.testing`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import itertools
 import json
 import logging
 import socket
-import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,16 +21,18 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ._catalog import (
-    DEFAULT_MODELS,
-    EmulatedModel,
-    PredictionRecord,
-    Reply,
-    ReplySource,
-    UploadRecord,
-    default_reply,
-    tokenize,
-)
+from ._auth import authenticate, split_api_token
+from ._catalog import DEFAULT_MODELS, EmulatedModel
+from ._files import FileEndpoints
+from ._instances import Instance, Registry
+from ._models import ModelEndpoints, list_downloaded
+from ._plugins import DevPlugin, PluginEndpoints
+from ._prediction import PredictionEndpoints
+from ._protocol import ChannelHandler, Connection, EndpointError, RpcHandler
+from ._records import PredictionRecord, Reply, ReplySource, UploadRecord, default_reply
+from ._repository import RepositoryEndpoints
+from ._slots import Slots
+from ._system import SystemEndpoints
 
 __all__ = ["NAMESPACES", "LMStudioEmulator"]
 
@@ -46,152 +44,6 @@ _websockets_logger = logging.getLogger("websockets.emulator")
 NAMESPACES = frozenset({"llm", "embedding", "system", "diagnostics", "files", "repository", "plugins", "runtime"})
 
 _GREETING = b'{"lmstudio":true}'
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")
-
-
-def _error(title: str, code: str | None = None, **data: Any) -> dict[str, Any]:
-    """A `SerializedLMSExtendedError`."""
-    error: dict[str, Any] = {"title": title, "rootTitle": title}
-    if code is not None:
-        error["displayData"] = {"code": code, **data}
-    return error
-
-
-class _EndpointError(Exception):
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error["title"])
-        self.error = error
-
-
-def _flatten_config(stack: dict[str, Any] | None) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for layer in (stack or {}).get("layers", []):  # later layers win, as in LM Studio
-        for kv in layer.get("config", {}).get("fields", []):
-            fields[kv["key"]] = kv["value"]
-    return fields
-
-
-def _checked_value(value: Any) -> Any:
-    if isinstance(value, dict) and "checked" in value:
-        return value["value"] if value["checked"] else None
-    return value
-
-
-class _Channel:
-    """Server side of one open channel."""
-
-    def __init__(self, connection: _Connection, channel_id: int) -> None:
-        self.connection = connection
-        self.channel_id = channel_id
-        self.cancelled = asyncio.Event()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.connection.send({"type": "channelSend", "channelId": self.channel_id, "message": message})
-
-    async def wait_cancelled(self, delay: float) -> bool:
-        """Sleep `delay` seconds, waking early if the client cancels; return whether it cancelled."""
-        if delay <= 0:
-            await asyncio.sleep(0)
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.cancelled.wait(), delay)
-        return self.cancelled.is_set()
-
-
-class _Connection:
-    """One authenticated websocket: dispatches RPCs and channels of one namespace."""
-
-    def __init__(self, emulator: LMStudioEmulator, ws: ServerConnection, namespace: str) -> None:
-        self.emulator = emulator
-        self.ws = ws
-        self.namespace = namespace
-        self.channels: dict[int, _Channel] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(json.dumps(message))
-
-    async def run(self) -> None:
-        try:
-            async for raw in self.ws:
-                self._dispatch(json.loads(raw))
-        finally:
-            for task in self.tasks:
-                task.cancel()
-
-    def _dispatch(self, message: Any) -> None:
-        # As LM Studio's ServerPort does, a malformed message or a duplicate channel id gets a
-        # communicationWarning (and no reply), never a dropped socket.
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind == "rpcCall" and isinstance(message.get("callId"), int) and isinstance(message.get("endpoint"), str):
-            self._spawn(self._answer_rpc(message))
-        elif kind == "channelCreate" and self._is_new_channel(message):
-            channel = _Channel(self, message["channelId"])
-            self.channels[channel.channel_id] = channel
-            self._spawn(self._run_channel(channel, message["endpoint"], message.get("creationParameter")))
-        elif kind == "channelSend" and isinstance(message.get("message"), dict):
-            target = self.channels.get(message.get("channelId"))
-            if target is not None and message["message"].get("type") == "cancel":
-                target.cancelled.set()
-        else:
-            self._spawn(self.send({"type": "communicationWarning", "warning": f"Unhandled message {message!r:.200}"}))
-
-    def _is_new_channel(self, message: dict[str, Any]) -> bool:
-        channel_id = message.get("channelId")
-        return (
-            isinstance(channel_id, int) and isinstance(message.get("endpoint"), str) and channel_id not in self.channels
-        )
-
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _answer_rpc(self, message: dict[str, Any]) -> None:
-        call_id, endpoint = message["callId"], message["endpoint"]
-        self.emulator.rpc_calls.append((self.namespace, endpoint))
-        handler = self.emulator._rpc_handlers.get((self.namespace, endpoint))
-        try:
-            if handler is None:
-                raise _EndpointError(_unknown_endpoint(self.namespace, endpoint))
-            result = await handler(message.get("parameter"))
-        except Exception as exc:  # a handler that fails answers with an error, as LM Studio does
-            await self.send({"type": "rpcError", "callId": call_id, "error": _error_of(exc)})
-            return
-        reply: dict[str, Any] = {"type": "rpcResult", "callId": call_id}
-        if result is not None:
-            reply["result"] = result
-        await self.send(reply)
-
-    async def _run_channel(self, channel: _Channel, endpoint: str, parameter: Any) -> None:
-        handler = self.emulator._channel_handlers.get((self.namespace, endpoint))
-        try:
-            if handler is None:
-                raise _EndpointError(_unknown_endpoint(self.namespace, endpoint))
-            await handler(channel, parameter)
-        except Exception as exc:  # a handler that fails answers with an error, as LM Studio does
-            await self.send({"type": "channelError", "channelId": channel.channel_id, "error": _error_of(exc)})
-        else:
-            await self.send({"type": "channelClose", "channelId": channel.channel_id})
-        finally:
-            self.channels.pop(channel.channel_id, None)
-
-
-def _error_of(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, _EndpointError):
-        return exc.error
-    logger.warning("Emulator handler failed", exc_info=exc)
-    return _error(f"The LM Studio emulator failed: {type(exc).__name__}: {exc}")
-
-
-def _unknown_endpoint(namespace: str, endpoint: str) -> dict[str, Any]:
-    return _error(
-        f"The LM Studio emulator does not implement endpoint {endpoint!r} on /{namespace}",
-        "emulator.unknownEndpoint",
-        endpoint=endpoint,
-        namespace=namespace,
-    )
 
 
 class LMStudioEmulator:
@@ -199,10 +51,16 @@ class LMStudioEmulator:
 
     Use it as `async with LMStudioEmulator() as lms:` and point the SDK at `lms.api_host`. Script replies
     with `reply` (a string, a `Reply`, or a function of the `PredictionRecord`), slow it down with
-    `token_delay` / `prompt_processing_delay` / `load_delay`, and inspect what it received in
+    `token_delay` / `prompt_processing_delay` / `load_delay` (seconds), cap concurrent predictions with
+    `max_parallel_predictions` (the rest queue FIFO), choose whether concurrent `getOrLoad`s of a model that is
+    not loaded each load a copy (`key`, `key:2`..., as LM Studio's JIT loader does per public bug reports; the
+    default) or share one load (`merge_concurrent_loads=True`), require an LM Studio API token with `api_token`
+    (`"sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY"`), and offer `presets` (name → prediction config fields). Load more
+    instances with `load_instance()`; `instances` lists the loaded ones. Inspect what it received in
     `connections`, `predictions` (the newest `max_records` if set), `uploads` and `rpc_calls`, plus
-    `total_predictions`, `running_count` and `peak_concurrent_predictions`. Faults: `stop()` / `start()` (same port),
-    `drop_connections()`, `send_malformed_frame()`, `hang_predictions`, `reject_auth`, `unknown_packets`.
+    `total_predictions`, `running_count`, `queued_count` and `peak_concurrent_predictions`. Faults:
+    `stop()` / `start()` (same port), `drop_connections()`, `send_malformed_frame()`, `hang_predictions`,
+    `reject_auth`, `unknown_packets`.
     """
 
     def __init__(
@@ -216,16 +74,32 @@ class LMStudioEmulator:
         prompt_processing_delay: float = 0.0,
         load_delay: float = 0.0,
         max_records: int | None = None,
+        max_parallel_predictions: int | None = None,
+        api_token: str | None = None,
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        jit_auto_evict: bool = True,
+        merge_concurrent_loads: bool = False,
     ) -> None:
         self.host = host
         self.port = port
-        self.models: dict[str, EmulatedModel] = {model.key: model for model in models}
-        self.loaded: set[str] = {model.key for model in self.models.values() if model.loaded}
+        self._waiters: list[asyncio.Future[None]] = []
+        self.registry = Registry(models, self._changed)
+        for model in list(self.registry.models.values()):
+            if model.loaded:
+                self.registry.load(model)
         self.reply: ReplySource = reply
         self.token_delay = token_delay
         self.prompt_processing_delay = prompt_processing_delay
         self.load_delay = load_delay
+        if api_token is not None:
+            split_api_token(api_token)  # refuse a malformed token now, not at the first connection
+        self.api_token = api_token
+        self.presets: dict[str, dict[str, Any]] = {name: dict(fields) for name, fields in (presets or {}).items()}
+        self.jit_auto_evict = jit_auto_evict
+        self.merge_concurrent_loads = merge_concurrent_loads
         self.hang_predictions = False
+        #: When set, every just-in-time load fails with this LM Studio error title (e.g. out of memory).
+        self.load_failure: str | None = None
         self.reject_auth = False
         self.unknown_packets = False
         self.connections: Counter[str] = Counter()
@@ -233,28 +107,34 @@ class LMStudioEmulator:
         self.max_records = max_records
         self.total_predictions = 0
         self.peak_concurrent_predictions = 0
-        self._running_count = 0
+        self.slots = Slots(max_parallel_predictions)
         self.uploads: list[UploadRecord] = []
         self.rpc_calls: list[tuple[str, str]] = []
         self._server: Server | None = None
         self._sockets: set[ServerConnection] = set()
-        self._waiters: list[asyncio.Future[None]] = []
-        self._upload_ids = itertools.count(1)
-        self._rpc_handlers: dict[tuple[str, str], Callable[[Any], Awaitable[Any]]] = {
-            ("llm", "listLoaded"): self._list_loaded_llms,
-            ("embedding", "listLoaded"): self._list_loaded_embeddings,
-            ("system", "listDownloadedModels"): self._list_downloaded,
-            ("llm", "getModelInfo"): self._get_model_info,
-            ("llm", "unloadModel"): self._unload_model,
-            ("llm", "countTokens"): self._count_tokens,
-            ("llm", "tokenize"): self._tokenize,
-            ("llm", "getLoadConfig"): self._get_load_config,
-            ("files", "uploadFileBase64"): self._upload_file,
+        self._client_passkeys: dict[str, str] = {}
+        self._rpcs, self._channels = self._endpoints()
+
+    def _endpoints(self) -> tuple[dict[str, dict[str, RpcHandler]], dict[str, dict[str, ChannelHandler]]]:
+        llm, embedding = ModelEndpoints(self, "llm"), ModelEndpoints(self, "embedding")
+        repository, files, system = RepositoryEndpoints(self), FileEndpoints(self), SystemEndpoints(self)
+        self.plugin_endpoints = plugins = PluginEndpoints(self)
+        rpcs: dict[str, dict[str, RpcHandler]] = {
+            "llm": llm.rpcs(),
+            "embedding": embedding.rpcs(),
+            "repository": repository.rpcs(),
+            "files": files.rpcs(),
+            "system": system.rpcs() | {"listDownloadedModels": lambda p: list_downloaded(self, p)},
+            "plugins": plugins.rpcs(),
         }
-        self._channel_handlers: dict[tuple[str, str], Callable[[_Channel, Any], Awaitable[None]]] = {
-            ("llm", "getOrLoad"): self._get_or_load,
-            ("llm", "predict"): self._predict,
+        channels: dict[str, dict[str, ChannelHandler]] = {
+            "llm": llm.channels() | PredictionEndpoints(self).channels(),
+            "embedding": embedding.channels(),
+            "repository": repository.channels(),
+            "system": system.channels(),
+            "plugins": plugins.channels(),
         }
+        return rpcs, channels
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -305,7 +185,65 @@ class LMStudioEmulator:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    # -- faults and observation -------------------------------------------------------------------------
+    # -- models and instances --------------------------------------------------------------------------
+
+    @property
+    def models(self) -> dict[str, EmulatedModel]:
+        """The catalogue (downloaded models) by key."""
+        return self.registry.models
+
+    @property
+    def instances(self) -> dict[str, Instance]:
+        """The loaded instances by identifier, in load order."""
+        return self.registry.instances
+
+    @property
+    def plugins(self) -> list[DevPlugin]:
+        """The development plugins registered so far."""
+        return self.plugin_endpoints.plugins
+
+    @property
+    def loaded(self) -> frozenset[str]:
+        """The identifiers of the loaded instances (a snapshot; use `load_instance` / `unload` to change)."""
+        return frozenset(self.registry.instances)
+
+    async def load_instance(
+        self,
+        key: str,
+        identifier: str | None = None,
+        *,
+        context_length: int | None = None,
+        ttl: float | None = None,
+    ) -> str:
+        """Load one more instance of the catalogue model `key` (or a path prefix); return its identifier.
+
+        `identifier` defaults to the key, then `key:2`, `key:3`...; `context_length` to the model's
+        maximum; `ttl` (seconds idle before it unloads itself) to none.
+        """
+        model = self.registry.find_model(key)
+        if model is None:
+            raise KeyError(f"no model {key!r} in the emulator's catalogue")
+        try:
+            instance = self.registry.load(
+                model,
+                identifier,
+                context_length=context_length,
+                ttl_ms=round(ttl * 1000) if ttl is not None else None,
+            )
+        except EndpointError as exc:
+            raise ValueError(str(exc)) from None
+        return instance.identifier
+
+    def unload(self, identifier: str) -> bool:
+        """Unload the instance `identifier`, as `lms unload` would; return whether there was one."""
+        return self.registry.unload(identifier) is not None
+
+    def unload_all(self) -> None:
+        """Unload every instance."""
+        for identifier in list(self.registry.instances):
+            self.registry.unload(identifier)
+
+    # -- faults and observation ------------------------------------------------------------------------
 
     async def drop_connections(self) -> None:
         """Abort every open websocket without a close frame (a crash or a network drop)."""
@@ -329,13 +267,18 @@ class LMStudioEmulator:
 
     @property
     def running_predictions(self) -> list[PredictionRecord]:
-        """Predictions that have not ended."""
+        """Predictions that have not ended (running or queued)."""
         return [record for record in self.predictions if not record.finished]
 
     @property
     def running_count(self) -> int:
-        """How many predictions are running now (counted, so cheap even with `max_records`)."""
-        return self._running_count
+        """How many predictions are generating now (counted, so cheap even with `max_records`)."""
+        return self.slots.active
+
+    @property
+    def queued_count(self) -> int:
+        """How many predictions wait for a free slot (`max_parallel_predictions`)."""
+        return self.slots.queued
 
     @property
     def open_sockets(self) -> int:
@@ -352,7 +295,7 @@ class LMStudioEmulator:
             if not waiter.done():
                 waiter.set_result(None)
 
-    # -- transport ---------------------------------------------------------------------------------------
+    # -- transport -------------------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/lmstudio-greeting":
@@ -369,148 +312,26 @@ class LMStudioEmulator:
         namespace = ws.request.path.strip("/") if ws.request is not None else ""
         self._sockets.add(ws)
         try:
-            if await self._authenticate(ws):
+            if await authenticate(ws, self.api_token, self.reject_auth, self._client_passkeys):
                 self.connections[namespace] += 1
                 self._changed()
-                await _Connection(self, ws, namespace).run()
+                connection = Connection(
+                    ws,
+                    namespace,
+                    self._rpcs.get(namespace, {}),
+                    self._channels.get(namespace, {}),
+                    lambda ns, endpoint: self.rpc_calls.append((ns, endpoint)),
+                )
+                await connection.run()
         except (ConnectionClosed, json.JSONDecodeError):
             pass
         finally:
             self._sockets.discard(ws)
             self._changed()
 
-    async def _authenticate(self, ws: ServerConnection) -> bool:
-        auth = json.loads(await ws.recv())
-        valid = (
-            isinstance(auth, dict)
-            and auth.get("authVersion") == 1
-            and isinstance(auth.get("clientIdentifier"), str)
-            and isinstance(auth.get("clientPasskey"), str)
-        )
-        if self.reject_auth or not valid:
-            await ws.send(json.dumps({"success": False, "error": "Failed to validate client: access denied"}))
-            await ws.close(1008, "authentication failed")
-            return False
-        await ws.send(json.dumps({"success": True}))
-        return True
+    # -- prediction ------------------------------------------------------------------------------------
 
-    # -- model catalogue -------------------------------------------------------------------------------------
-
-    def _loaded_model(self, specifier: dict[str, Any] | None) -> EmulatedModel:
-        specifier = specifier or {}
-        if specifier.get("type") == "instanceReference":
-            identifier = str(specifier.get("instanceReference", "")).removeprefix("instance-")
-        else:
-            identifier = str(specifier.get("query", {}).get("identifier", ""))
-        if identifier in self.loaded:
-            return self.models[identifier]
-        raise _EndpointError(
-            _error(
-                f"No loaded model matches {identifier!r}",
-                "generic.noModelMatchingQuery",
-                query={"identifier": identifier},
-                loadedModelsSample=sorted(self.loaded),
-                totalLoadedModels=len(self.loaded),
-            )
-        )
-
-    def _loaded_of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [self.models[key].instance_info() for key in sorted(self.loaded) if self.models[key].kind == kind]
-
-    async def _list_loaded_llms(self, _parameter: Any) -> list[dict[str, Any]]:
-        return self._loaded_of_kind("llm")
-
-    async def _list_loaded_embeddings(self, _parameter: Any) -> list[dict[str, Any]]:
-        return self._loaded_of_kind("embedding")
-
-    async def _list_downloaded(self, _parameter: Any) -> list[dict[str, Any]]:
-        return [model.model_info() for model in self.models.values()]
-
-    async def _get_model_info(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        return self._loaded_model(parameter.get("specifier")).instance_info()
-
-    async def _unload_model(self, parameter: dict[str, Any]) -> None:
-        model = self._loaded_model({"type": "query", "query": {"identifier": parameter.get("identifier")}})
-        self.loaded.discard(model.key)
-        self._changed()
-
-    async def _count_tokens(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        self._loaded_model(parameter.get("specifier"))
-        return {"tokenCount": len(tokenize(parameter.get("inputString", "")))}
-
-    async def _tokenize(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        self._loaded_model(parameter.get("specifier"))
-        return {"tokens": [zlib.crc32(token.encode()) % 32000 for token in tokenize(parameter.get("inputString", ""))]}
-
-    async def _get_load_config(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        model = self._loaded_model(parameter.get("specifier"))
-        return {"fields": [{"key": "llm.load.contextLength", "value": model.max_context_length}]}
-
-    async def _upload_file(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        name = str(parameter.get("name", "file"))
-        try:
-            content = base64.b64decode(parameter.get("contentBase64", ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise _EndpointError(_error(f"File {name!r} is not valid base64")) from None
-        file_type = "image" if content.startswith(_IMAGE_MAGIC) else "unknown"
-        identifier = f"upload-{next(self._upload_ids)}.{name.rpartition('.')[2] or 'bin'}"
-        self.uploads.append(UploadRecord(name, content, identifier, file_type))
-        self._changed()
-        return {"identifier": identifier, "fileType": file_type, "sizeBytes": len(content)}
-
-    async def _get_or_load(self, channel: _Channel, parameter: dict[str, Any]) -> None:
-        key = str(parameter.get("identifier", ""))
-        model = self.models.get(key)
-        if model is None:
-            raise _EndpointError(
-                _error(
-                    f'Cannot find a model with path "{key}"',
-                    "generic.pathNotFound",
-                    path=key,
-                    availablePathsSample=sorted(self.models),
-                    totalModels=len(self.models),
-                )
-            )
-        if key in self.loaded:
-            await channel.send({"type": "alreadyLoaded", "info": model.instance_info()})
-            return
-        await channel.send({"type": "startLoading", "identifier": key, "info": model.model_info()})
-        for step in (0.25, 0.5, 0.75, 1.0):
-            await asyncio.sleep(self.load_delay / 4)
-            await channel.send({"type": "loadProgress", "progress": step})
-        self.loaded.add(key)
-        self._changed()
-        await channel.send({"type": "loadSuccess", "info": model.instance_info()})
-
-    # -- prediction ---------------------------------------------------------------------------------------
-
-    async def _predict(self, channel: _Channel, parameter: dict[str, Any]) -> None:
-        model = self._loaded_model(parameter.get("modelSpecifier"))
-        config = _flatten_config(parameter.get("predictionConfigStack"))
-        structured = config.get("llm.prediction.structured")
-        record = PredictionRecord(
-            model=model.key,
-            history=parameter.get("history", {}).get("messages", []),
-            config=config,
-            structured=structured if isinstance(structured, dict) and structured.get("type") != "none" else None,
-        )
-        if record.image_count and not model.vision:
-            raise _EndpointError(_error("Model does not support images. Please use a model that does."))
-        self._record(record)
-        self._running_count += 1
-        self.peak_concurrent_predictions = max(self.peak_concurrent_predictions, self._running_count)
-        try:
-            await _Prediction(self, channel, model, record).run()
-        except Exception:
-            record.stop_reason = "failed"
-            raise
-        finally:
-            self._running_count -= 1
-            if record.stop_reason is None:  # the socket went away mid-prediction
-                record.stop_reason = "connectionLost"
-            self._changed()
-
-    def _record(self, record: PredictionRecord) -> None:
+    def record(self, record: PredictionRecord) -> None:
         self.predictions.append(record)
         self.total_predictions += 1
         if self.max_records is not None and len(self.predictions) > self.max_records:
@@ -527,153 +348,3 @@ class LMStudioEmulator:
         if source is None:
             return default_reply(record)
         return source if isinstance(source, Reply) else Reply(source)
-
-
-#: Generation speed reported when tokens come without delay (the stats are derived, not measured).
-NOMINAL_TOKENS_PER_SECOND = 1000.0
-
-
-class _Prediction:
-    """Streams one prediction: prompt processing, reasoning and answer fragments, then `success`."""
-
-    def __init__(
-        self, emulator: LMStudioEmulator, channel: _Channel, model: EmulatedModel, record: PredictionRecord
-    ) -> None:
-        self.emulator = emulator
-        self.channel = channel
-        self.model = model
-        self.record = record
-        self.prompt_tokens = sum(
-            len(tokenize(part.get("text", ""))) + 1 for message in record.history for part in message["content"]
-        )
-        self.predicted = 0
-        self.stop_strings: list[str] = [stop for stop in record.config.get("llm.prediction.stopStrings") or [] if stop]
-        self.held = ""  # answer text not sent yet, because it may be the start of a stop string
-        self.held_tokens = 0
-
-    async def run(self) -> None:
-        if self.emulator.unknown_packets:  # the SDK warns about each one and carries on
-            await self.channel.send({"type": "emulatorUnknownPacket", "note": "not part of the protocol"})
-        stop_reason = await self._process_prompt()
-        if stop_reason is None and self.emulator.hang_predictions:
-            await self.channel.cancelled.wait()
-            stop_reason = "userStopped"
-        if stop_reason is None:
-            stop_reason = await self._stream_reply()
-        self.record.cancelled = self.channel.cancelled.is_set()
-        await self.channel.send(self._success(stop_reason))
-        self.record.stop_reason = stop_reason
-
-    async def _process_prompt(self) -> str | None:
-        total = self.prompt_tokens
-        for progress in (0.0, 0.5, 1.0):
-            processed = int(total * progress)
-            details = {
-                "cachedTokenCount": 0,
-                "totalPromptTokenCount": total,
-                "processedPromptTokenCount": processed,
-                "unprocessedPromptTokenCount": total - processed,
-            }
-            await self.channel.send({"type": "promptProcessingProgress", "progress": progress, "details": details})
-            if progress < 1.0 and await self.channel.wait_cancelled(self.emulator.prompt_processing_delay / 2):
-                return "userStopped"
-        return None
-
-    def _pieces(self) -> list[tuple[str, str]]:
-        reply = self.emulator.reply_for(self.record)
-        pieces: list[tuple[str, str]] = []
-        if reply.reasoning:
-            pieces.append(("<think>", "reasoningStartTag"))
-            pieces.extend((token, "reasoning") for token in tokenize(reply.reasoning))
-            pieces.append(("</think>", "reasoningEndTag"))
-        pieces.extend((token, "none") for token in tokenize(reply.text))
-        return pieces
-
-    async def _stream_reply(self) -> str:
-        max_tokens = _checked_value(self.record.config.get("llm.prediction.maxPredictedTokens"))
-        for content, reasoning_type in self._pieces():
-            if self.channel.cancelled.is_set():
-                return "userStopped"
-            if max_tokens is not None and self.predicted >= max_tokens:
-                await self._release_held()
-                return "maxPredictedTokensReached"
-            self.predicted += 1
-            if reasoning_type != "none":
-                await self._send_fragment(content, reasoning_type, 1)
-            elif await self._add_answer_token(content):
-                return "stopStringFound"
-            if await self.channel.wait_cancelled(self.emulator.token_delay):
-                return "userStopped"
-        await self._release_held()
-        return "eosFound"
-
-    async def _add_answer_token(self, content: str) -> bool:
-        """Send what can no longer start a stop string; return whether a stop string was completed."""
-        self.held += content
-        self.held_tokens += 1
-        sent = self.record.text
-        whole = sent + self.held
-        found = (whole.find(stop, max(len(sent) - len(stop), 0)) for stop in self.stop_strings)
-        cuts = [index for index in found if index >= 0]
-        if cuts:  # LM Studio stops before the stop string and does not send it
-            self.held = whole[len(sent) : min(cuts)]
-            await self._release_held()
-            return True
-        keep = max((_overlap(self.held, stop) for stop in self.stop_strings), default=0)
-        ready, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep :]
-        if ready:
-            tokens, self.held_tokens = (self.held_tokens, 0) if not self.held else (self.held_tokens - 1, 1)
-            await self._send_fragment(ready, "none", max(tokens, 1))
-        return False
-
-    async def _release_held(self) -> None:
-        if self.held:
-            await self._send_fragment(self.held, "none", max(self.held_tokens, 1))
-        self.held, self.held_tokens = "", 0
-
-    async def _send_fragment(self, content: str, reasoning_type: str, tokens: int) -> None:
-        self.record.fragments += 1
-        if reasoning_type == "none":
-            self.record.text += content
-        fragment = {
-            "content": content,
-            "tokensCount": tokens,
-            "containsDrafted": False,
-            "reasoningType": reasoning_type,
-            "isStructural": reasoning_type in ("reasoningStartTag", "reasoningEndTag"),
-        }
-        await self.channel.send({"type": "fragment", "fragment": fragment})
-        self.emulator._changed()
-
-    def _success(self, stop_reason: str) -> dict[str, Any]:
-        # Derived from the script (counts and delays), not measured, so that runs are reproducible.
-        delay = self.emulator.token_delay
-        speed = (1 / delay if delay > 0 else NOMINAL_TOKENS_PER_SECOND) if self.predicted else 0.0
-        first_token = self.emulator.prompt_processing_delay + delay
-        stats: dict[str, Any] = {
-            "stopReason": stop_reason,
-            "tokensPerSecond": round(speed, 3),
-            "numGpuLayers": 0,
-            "totalTimeSec": round(self.emulator.prompt_processing_delay + self.predicted * delay, 6),
-            "promptTokensCount": self.prompt_tokens,
-            "predictedTokensCount": self.predicted,
-            "totalTokensCount": self.prompt_tokens + self.predicted,
-        }
-        if self.predicted:  # no first token, no time to it: LM Studio leaves the field out
-            stats["timeToFirstTokenSec"] = round(first_token, 6)
-        prediction_fields = [{"key": key, "value": value} for key, value in self.record.config.items()]
-        return {
-            "type": "success",
-            "stats": stats,
-            "modelInfo": self.model.instance_info(),
-            "loadModelConfig": {"fields": [{"key": "llm.load.contextLength", "value": self.model.max_context_length}]},
-            "predictionConfig": {"fields": prediction_fields},
-        }
-
-
-def _overlap(text: str, stop: str) -> int:
-    """Length of the longest end of `text` that is a proper start of `stop`."""
-    for length in range(min(len(text), len(stop) - 1), 0, -1):
-        if stop.startswith(text[-length:]):
-            return length
-    return 0
