@@ -100,8 +100,10 @@ def cut_off_note(result: GenerationResult, max_tokens: int | None) -> str | None
         )
     if result.stop_reason == "contextLengthReached":
         what = "reasoning filled" if not result.text and result.reasoning else "answer above filled"
+        size = result.stats.context_length
+        window = f"context window ({size:,} tokens)" if size else "context window"
         return (
-            f"[Cut off: the {what} the model's context window after {tokens}, so the answer is incomplete. "
+            f"[Cut off: the {what} the model's {window} after {tokens}, so the answer is incomplete. "
             "Shorten the prompt or the conversation, or load the model with a longer context in LM Studio.]"
         )
     return None

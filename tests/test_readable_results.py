@@ -102,3 +102,20 @@ async def test_status_lines_count_tokens_in_words() -> None:
     reporter = ProgressReporter(recorder, stream_text=False)  # type: ignore[arg-type]
     await reporter.on_event(TextFragment("Hi", False, 1))
     assert recorder.sent == ["Generating: 1 token"]
+
+
+def test_an_answer_cut_off_by_the_context_names_its_size() -> None:
+    from mcp_lmstudio.results import GenerationResult, GenerationStats
+    from mcp_lmstudio.tool_results import generation_result
+
+    stats = GenerationStats(
+        prompt_tokens=4000, predicted_tokens=96, tokens_per_second=30.0, time_to_first_token_s=0.5, context_length=4096
+    )
+    result = GenerationResult(text="Partial", reasoning="", model="m", stop_reason="contextLengthReached", stats=stats)
+    answer, note = texts(generation_result(result).content)
+    assert answer == "Partial"
+    assert note == (
+        "[Cut off: the answer above filled the model's context window (4,096 tokens) after 96 tokens, so the answer "
+        "is incomplete. Shorten the prompt or the conversation, or load the model with a longer context in LM "
+        "Studio.]"
+    )
