@@ -1,12 +1,21 @@
 """The generation tools' arguments: their JSON schemas (what a model reads) and the checks that turn them
-into model-layer input (`LMStudioTypeAdapter` types) and LM Studio prediction config keys."""
+into model-layer input (`LMStudioTypeAdapter` types) and LM Studio prediction config keys.
+
+The advertised schemas are kept small (every tools/list costs the host model tokens) and strict, so that
+clients that demand strict schemas (openai-agents) can use every tool: every object closes with
+`additionalProperties: false`, nothing is an open object (`json_schema` is advertised as JSON text, though
+an object is accepted too), `$ref`s are inlined, and length limits are checked rather than advertised.
+Optional fields stay nullable (`anyOf` with null), which strict clients need when they mark every field
+required.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from .errors import InvalidInputError
 from .types import Chat, Image
@@ -23,89 +32,112 @@ class _Strict(BaseModel):
 
 
 class ImageInput(_Strict):
-    """An image for the prompt: base64 data and its MIME type."""
+    """An image: base64 bytes and MIME type."""
 
-    data: Annotated[str, Field(description="The image bytes, base64-encoded (no 'data:' prefix).")]
+    data: Annotated[str, Field(description="Base64 image bytes, no 'data:' prefix.")]
     mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
 
 
 class _ContentBlock(_Strict):
-    # MCP's own content blocks may carry these; they do not matter to the model.
-    annotations: dict[str, Any] | None = None
-    meta: Annotated[dict[str, Any] | None, Field(alias="_meta")] = None
+    # MCP's own content blocks may carry these: accepted, ignored, and not advertised (the model needs neither).
+    annotations: SkipJsonSchema[dict[str, Any] | None] = None
+    meta: SkipJsonSchema[Annotated[dict[str, Any] | None, Field(alias="_meta")]] = None
 
 
 class TextPart(_ContentBlock):
-    """A text part of a message (the same shape as MCP text content)."""
+    """A text part (MCP text content)."""
 
     type: Literal["text"]
     text: str
 
 
 class ImagePart(_ContentBlock):
-    """An image part of a user message (the same shape as MCP image content)."""
+    """An image part, user turns only (MCP image content)."""
 
     type: Literal["image"]
-    data: Annotated[str, Field(description="The image bytes, base64-encoded.")]
+    data: Annotated[str, Field(description="Base64 image bytes.")]
     mimeType: Annotated[str, Field(description="image/png, image/jpeg or image/webp.")]
 
 
 class Message(_Strict):
     """One conversation turn."""
 
-    role: Annotated[Literal["system", "user", "assistant"], Field(description="'system' may only come first.")]
+    role: Annotated[Literal["system", "user", "assistant"], Field(description="'system' only first.")]
     content: Annotated[
         str | list[Annotated[TextPart | ImagePart, Field(discriminator="type")]],
-        Field(description="Text, or (user turns) a list of text and image parts."),
+        Field(description="Text, or for user turns a list of text and image parts."),
     ]
 
 
+# `prompt` is advertised as required (and nullable) so that schema-driven callers send one; a call that
+# gives `messages` instead may pass null or leave it out.
 Prompt = Annotated[
-    str | None, Field(description="A single user turn. Give exactly one of `prompt` and `messages`.", default=None)
+    str | None,
+    Field(default=None),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "The user's message. null when you give `messages` instead.",
+        }
+    ),
 ]
 Images = Annotated[
-    list[ImageInput] | None,
-    Field(description="Images for the prompt (only with `prompt`; the model must support vision).", default=None),
+    list[ImageInput] | None, Field(description="Images for `prompt` (vision models only).", default=None)
 ]
 Messages = Annotated[
     list[Message] | None,
-    Field(
-        description="A conversation instead of `prompt`: system (first, optional), user and assistant turns.",
-        default=None,
-    ),
-]
+    Field(description="A conversation instead of `prompt`: optional system turn first, then user/assistant turns.",
+          default=None),
+]  # fmt: skip
 ModelKey = Annotated[
     str | None,
     Field(
         min_length=1,
         max_length=512,
-        description="LM Studio model key from list_models. Default: the configured or loaded model.",
+        description="Model key or loaded instance from list_models. Default: the configured or loaded model.",
         default=None,
     ),
 ]
-Temperature = Annotated[float | None, Field(ge=0, le=5, description="Sampling temperature (0 = greedy).", default=None)]
-MaxTokens = Annotated[int | None, Field(ge=1, le=1_000_000, description="Cap on generated tokens.", default=None)]
-TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling probability mass.", default=None)]
+Temperature = Annotated[
+    float | None,
+    Field(ge=0, le=5, description="0 = greedy. Default: the model's setting in LM Studio.", default=None),
+]
+MaxTokens = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=1_000_000,
+        description="Cap on generated tokens, reasoning included. Default: the model's setting (usually none).",
+        default=None,
+    ),
+]
+TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling mass.", default=None)]
 TopK = Annotated[int | None, Field(ge=0, le=100_000, description="Sample from the k likeliest tokens.", default=None)]
 MinP = Annotated[float | None, Field(ge=0, le=1, description="Minimum token probability (relative).", default=None)]
-RepeatPenalty = Annotated[
-    float | None, Field(gt=0, le=10, description="Penalty for repeated tokens (1 = none).", default=None)
-]
+RepeatPenalty = Annotated[float | None, Field(gt=0, le=10, description="1 = no penalty.", default=None)]
 Stop = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=1000)]] | None,
-    Field(max_length=32, description="Stop strings: generation ends before the first one.", default=None),
+    Field(max_length=32, description="Strings that end the answer.", default=None),
 ]
+#: An example schema, for the model reading the tool and for schema-driven callers that fill in examples.
+EXAMPLE_SCHEMA = '{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}'
 JsonSchemaArg = Annotated[
     dict[str, Any] | str | None,
-    Field(description="The JSON schema the answer must satisfy (an object, or a string holding one).", default=None),
+    Field(default=None),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "The JSON schema the answer must satisfy, as JSON.",
+            "examples": [EXAMPLE_SCHEMA],
+        }
+    ),
 ]
 ContextOverflow = Annotated[
     Literal["error", "truncate_middle", "rolling_window"],
     Field(
         description=(
-            "When the prompt does not fit the model's loaded context: 'error' (default) counts it with the "
-            "model's tokenizer first and refuses before generating, with both numbers; 'truncate_middle' and "
-            "'rolling_window' let LM Studio drop part of the conversation instead."
+            "If the prompt does not fit the loaded context: 'error' refuses before generating, with both token "
+            "counts; 'truncate_middle' and 'rolling_window' let LM Studio drop part of the conversation."
         ),
         default="error",
     ),
@@ -124,8 +156,65 @@ ThinkFirst = Annotated[
         default=False,
     ),
 ]
-RegexArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
-CfgArg = Annotated[str | None, Field(description="Not supported by LM Studio; use json_schema.", default=None)]
+RegexArg = Annotated[str | None, Field(description="Unsupported by LM Studio: refused.", default=None)]
+CfgArg = Annotated[str | None, Field(description="Unsupported by LM Studio: refused.", default=None)]
+
+
+# -- advertised schemas ---------------------------------------------------------------------------------------
+
+
+def advertised_schema(model: type[BaseModel], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`model`'s JSON schema as tools/list shows it: compact, `$ref`s inlined, no length limits (which strict
+    clients refuse and a model does not need), `required` marked."""
+    raw = model.model_json_schema(by_alias=True)
+    schema: dict[str, Any] = _without_lengths(_inline_refs(compact_schema(raw), raw.get("$defs", {})))
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every `#/$defs/...` reference replaced by its target (the arguments have no recursion)."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = compact_schema(defs[node["$ref"].rsplit("/", 1)[-1]])
+        return _inline_refs({**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs)
+    return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+
+
+def _without_lengths(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_lengths(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: value if key in ("examples", "const", "enum") else _without_lengths(value)
+        for key, value in node.items()
+        if key not in ("minLength", "maxLength")
+    }
+
+
+def compact_schema(node: Any) -> Any:
+    """Drop what a model does not need: titles, `default: null`, and discriminator mappings (`oneOf` becomes
+    `anyOf`, which every client accepts and which the parts' `type` constants already tell apart)."""
+    if isinstance(node, list):
+        return [compact_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    compact: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("title", "discriminator") or (key == "default" and value is None):
+            continue
+        if key in ("properties", "$defs"):
+            compact[key] = {name: compact_schema(sub) for name, sub in value.items()}
+        elif key in ("examples", "const", "enum", "default"):
+            compact[key] = value
+        else:
+            compact["anyOf" if key == "oneOf" else key] = compact_schema(value)
+    return compact
 
 
 # -- request building -----------------------------------------------------------------------------------------
@@ -152,9 +241,9 @@ def _model_input(
     prompt: str | None, images: list[ImageInput] | None, messages: list[Message] | None
 ) -> str | list[str | Image] | Chat:
     if (prompt is None) == (messages is None):
-        given = "both" if prompt is not None else "neither"
+        given = "both were given" if prompt is not None else "neither was given"
         raise InvalidInputError(
-            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given} was given."
+            f"Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); {given}."
         )
     if len(images or []) > MAX_IMAGES:
         raise InvalidInputError(f"{len(images or [])} images given; at most {MAX_IMAGES} are accepted per call.")

@@ -12,7 +12,7 @@ from .errors import (
     ModelNotFoundError,
     NoModelLoadedError,
 )
-from .results import ModelDescription
+from .results import ModelDescription, plural
 from .session import DEFAULT_HOST, LMStudioSession
 from .settings import Settings
 
@@ -23,8 +23,10 @@ CHECK_PROMPT = "Reply with the single word: ready"
 
 async def run_check(settings: Settings) -> int:
     """Run the self-check, printing each step; return the exit status."""
-    where = settings.host or f"a local LM Studio (discovery), then {DEFAULT_HOST}"
-    print(f"Looking for LM Studio at {where} ...")
+    if settings.host:
+        print(f"Looking for LM Studio at {settings.host} (from {settings.host_setting}) ...")
+    else:
+        print(f"Looking for LM Studio on its local ports, then at {DEFAULT_HOST} ...")
     session = LMStudioSession.from_settings(settings, timeout=min(settings.timeout, 120))
     try:
         return await _check(session, settings)
@@ -55,7 +57,8 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
     stats = result.stats
     first = f"{stats.time_to_first_token_s:.2f} s" if stats.time_to_first_token_s is not None else "n/a"
     print(
-        f"ok    {result.model} generated {stats.predicted_tokens} tokens at {stats.tokens_per_second:.1f} tokens/s "
+        f"ok    {result.model} generated {plural(stats.predicted_tokens, 'token')} at {stats.tokens_per_second:.1f} "
+        "tokens/s "
         f"(first token after {first}): {result.text.strip()!r}"
     )
     return 0
@@ -63,7 +66,7 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
 
 def _source(settings: Settings, api_host: str) -> str:
     if settings.host:
-        return "from --host / LMSTUDIO_HOST"
+        return f"from {settings.host_setting}"
     if api_host == DEFAULT_HOST:
         return "the default address of LM Studio's HTTP server"
     return "found by the lmstudio SDK's local port discovery"

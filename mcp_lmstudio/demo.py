@@ -1,8 +1,9 @@
 """`mcp-lmstudio demo`: the whole path, shown on the bundled LM Studio emulator.
 
 Starts the emulator, spawns the real server as a stdio subprocess, connects the real `mcp` client, lists
-the tools and calls each one, printing what comes back. Uses a real LM Studio instead when `--host`
-points at one.
+the tools and calls each one, printing what comes back (a tool error is printed as the error it is). Uses a
+real LM Studio instead when `--host` is given on the command line; `LMSTUDIO_HOST` alone does not turn the
+demo away from the emulator.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from typing import Any
 
 from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult
 
 from .settings import Settings
 from .testing import LMStudioEmulator, Reply
@@ -42,8 +44,11 @@ def _show(title: str, payload: Any) -> None:
 
 async def run_demo(settings: Settings) -> int:
     """Run the demo; return the process exit status."""
-    if settings.host is not None:
+    if settings.host is not None and settings.host_setting == "--host":
+        print(f"DEMO: using the LM Studio at {settings.host} (from --host), not the emulator")
         return await _drive(settings.host, settings)
+    if settings.host is not None:
+        print(f"DEMO: ignoring LMSTUDIO_HOST={settings.host}; pass --host {settings.host} to use that LM Studio")
     async with LMStudioEmulator(reply=_demo_reply, token_delay=0.01) as emulator:
         print(f"DEMO: LM Studio emulator (not a real model) listening on {emulator.api_host}")
         status = await _drive(emulator.api_host, settings)
@@ -59,7 +64,7 @@ def _summarise(emulator: LMStudioEmulator) -> None:
 async def _drive(api_host: str, settings: Settings) -> int:
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "mcp_lmstudio", "--host", api_host, "--log-level", "WARNING", "--timeout", str(settings.timeout)],
+        args=["-m", "mcp_lmstudio", "--host", api_host, "--log-level", "ERROR", "--timeout", str(settings.timeout)],
     )
     streamed: list[str] = []
 
@@ -71,20 +76,30 @@ async def _drive(api_host: str, settings: Settings) -> int:
         tools = await client.list_tools()
         _show("tools/list", [tool.name for tool in tools.tools])
         models = await client.call_tool("list_models", {})
-        _show("list_models", models.structured_content)
+        _show("list_models", _outcome(models))
+        if models.is_error:
+            print("\nDemo stopped: the server cannot reach LM Studio (see above).")
+            return 1
         prompt = {"prompt": "Why run a model locally? One sentence.", "max_tokens": 64}
         answer = await client.call_tool("generate", prompt)
-        _show("generate", answer.structured_content)
+        _show("generate", _outcome(answer))
         stream = await client.call_tool("generate_stream", prompt, progress_callback=on_progress)
         _show("generate_stream progress messages", streamed)
-        _show("generate_stream result text", _text(stream.content))
+        _show("generate_stream result text", ("ERROR: " if stream.is_error else "") + _text(stream.content))
         pet = await client.call_tool("structured_generate", {"prompt": "Invent a pet.", "json_schema": _PET_SCHEMA})
-        _show("structured_generate", pet.structured_content)
+        _show("structured_generate", _outcome(pet))
         refused = await client.call_tool("structured_generate", {"prompt": "digits", "regex": "[0-9]+"})
         _show(f"structured_generate with regex (isError={refused.is_error})", _text(refused.content))
         failures = [r for r in (models, answer, stream, pet) if r.is_error]
     print("\nDemo finished:", "all tools answered." if not failures else f"{len(failures)} tool calls failed.")
     return 1 if failures else 0
+
+
+def _outcome(result: CallToolResult) -> Any:
+    """The structured content of a result, or its error text."""
+    if result.is_error or result.structured_content is None:
+        return f"ERROR: {_text(result.content)}" if result.is_error else _text(result.content)
+    return result.structured_content
 
 
 def _text(content: list[Any]) -> str:

@@ -30,14 +30,23 @@ class InvalidInputError(McpLmStudioError, ValueError):
 class ModelNotFoundError(McpLmStudioError, LookupError):
     """The requested model key is neither loaded nor downloaded in LM Studio."""
 
-    def __init__(self, model: str, available: list[str]) -> None:
+    def __init__(self, model: str, available: list[str], *, setting: str | None = None) -> None:
+        """`setting` names where a configured default came from (`--model`, `LMSTUDIO_MODEL`); None: the call."""
         self.model = model
         self.available = available
-        listing = ", ".join(repr(key) for key in available) if available else "none"
-        super().__init__(
-            f"Model {model!r} is not available in LM Studio. Available model keys: {listing}. "
-            "Pass one of these as `model`, or omit `model` to use the loaded model."
-        )
+        self.setting = setting
+        listing = ", ".join(repr(key) for key in available) if available else "none (download one in LM Studio)"
+        if setting is None:
+            super().__init__(
+                f"Model {model!r} is not available in LM Studio. Available model keys: {listing}. "
+                "Pass one of these as `model`, or omit `model` to use the default."
+            )
+        else:
+            super().__init__(
+                f"The default model {model!r} (set by {setting}) is not available in LM Studio. Available model "
+                f"keys: {listing}. Set {setting} to one of these (or remove it to use the loaded model), "
+                "or pass `model`."
+            )
 
 
 class NoModelLoadedError(McpLmStudioError, LookupError):
@@ -53,7 +62,14 @@ class GenerationTimeoutError(McpLmStudioError, TimeoutError):
 
 
 class GenerationFailedError(McpLmStudioError, RuntimeError):
-    """LM Studio reported an error while generating."""
+    """LM Studio reported an error while generating.
+
+    `reason` is what the error was put down to: "load", "vision", "schema", "evicted", "crashed" or "lmstudio".
+    """
+
+    def __init__(self, message: str, *, reason: str = "lmstudio") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class StructuredOutputError(McpLmStudioError, ValueError):

@@ -6,8 +6,10 @@ refused unless a token is configured, and then every request must carry `Authori
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
+import socket
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -15,7 +17,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Settings
 
-__all__ = ["SHUTDOWN_GRACE_S", "BearerTokenMiddleware", "build_http_app", "is_loopback", "serve_http"]
+__all__ = [
+    "SHUTDOWN_GRACE_S",
+    "BearerTokenMiddleware",
+    "PortUnavailableError",
+    "bind_socket",
+    "build_http_app",
+    "is_loopback",
+    "serve_http",
+    "serving_banner",
+]
 
 #: On SIGTERM/SIGINT, how long calls in flight get before they are cancelled.
 SHUTDOWN_GRACE_S = 1
@@ -66,8 +77,57 @@ def build_http_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
     return app
 
 
-async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
-    """Serve over Streamable HTTP until cancelled."""
+class PortUnavailableError(OSError):
+    """The HTTP port cannot be bound; the message says why and what to pass instead."""
+
+
+def bind_socket(bind: str, port: int) -> socket.socket:
+    """A listening socket on `bind`:`port` (0: any free port), so that the URL can be printed before serving.
+
+    Raises:
+        PortUnavailableError: the port is taken, privileged, or the address is not this machine's.
+    """
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise PortUnavailableError(f"Cannot serve HTTP on {bind!r}: {exc.strerror or exc}. Check --bind.") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailableError(
+                f"Port {port} is already in use on {bind} (another server, or an mcp-lmstudio still running). "
+                "Pass --port with a free port, or --port 0 for any free one."
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise PortUnavailableError(
+                f"Port {port} needs administrator rights. Pass --port with a number above 1023."
+            ) from exc
+        raise PortUnavailableError(f"Cannot serve HTTP on {bind}:{port}: {exc.strerror or exc}.") from exc
+    return sock
+
+
+def serving_banner(sock: socket.socket, settings: Settings) -> str:
+    """The line printed at start: where the server listens, and whether a token is needed."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if settings.auth_token:
+        access = "every request needs the header 'Authorization: Bearer <token>' (--auth-token)"
+    elif is_loopback(settings.bind):
+        access = "no token required; only this machine can connect"
+    else:
+        access = "no token required"
+    return f"mcp-lmstudio: serving MCP over Streamable HTTP at http://{shown}:{port}/mcp ({access})"
+
+
+async def serve_http(server: MCPServer[Any], settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve over Streamable HTTP until cancelled, on `sock` if given (else bind `settings.port`)."""
     import uvicorn
 
     config = uvicorn.Config(
@@ -79,4 +139,4 @@ async def serve_http(server: MCPServer[Any], settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)

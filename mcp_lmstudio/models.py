@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import math
 import threading
 import time
@@ -23,21 +22,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from typing import Any, TypeAlias, cast
 
 import anyio
-import httpx
 import lmstudio
 from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResult
 
 from .adapter import LMStudioTypeAdapter
-from .api_token import auth_refused_error, is_auth_refusal
 from .config import check_prediction_config
-from .errors import (
-    GenerationFailedError,
-    GenerationTimeoutError,
-    InvalidInputError,
-    LMStudioUnavailableError,
-    McpLmStudioError,
-    NoModelLoadedError,
-)
+from .errors import GenerationFailedError, GenerationTimeoutError, NoModelLoadedError
+from .lmstudio_errors import CONNECT_ERRORS, lmstudio_words, translate_errors, unreachable_error, vision_error
 from .preflight import ContextPreflight
 from .resolution import SingleFlight, SyncSingleFlight, describe_models, resolve_specifier
 from .results import (
@@ -173,56 +164,6 @@ def _describe_host(client: AsyncClient | Client) -> str:
     return _requested_host(client) or "any default LM Studio port"
 
 
-@contextlib.contextmanager
-def translate_errors(api_host: str) -> Iterator[None]:
-    """Turn lmstudio SDK errors into mcp-lmstudio errors that say what to do next."""
-    try:
-        yield
-    except McpLmStudioError:
-        raise
-    except (lmstudio.LMStudioWebsocketError, lmstudio.LMStudioChannelClosedError) as exc:
-        raise LMStudioUnavailableError(
-            f"Lost the connection to LM Studio at {api_host} ({_first_line(exc)}). "
-            "Check that LM Studio is still running; the next call reconnects."
-        ) from exc
-    except lmstudio.LMStudioPredictionError as exc:
-        raise GenerationFailedError(
-            f"LM Studio failed to generate: {_first_line(exc)}. Try again, or try another model from list_models."
-        ) from exc
-    except lmstudio.LMStudioServerError as exc:
-        raise GenerationFailedError(
-            f"LM Studio reported an error: {_first_line(exc)}. If a model failed to load (e.g. out of memory), "
-            "pick a smaller one or one already loaded (see list_models)."
-        ) from exc
-    except lmstudio.LMStudioValueError as exc:
-        raise InvalidInputError(
-            f"The lmstudio SDK refused the request: {_first_line(exc)}. Check the arguments against the tool's schema."
-        ) from exc
-    except lmstudio.LMStudioClientError as exc:
-        raise unreachable_error(api_host, exc) from exc
-
-
-#: What entering an `AsyncClient` raises when LM Studio is absent, silent, not LM Studio, or refuses us:
-#: the SDK lets httpx and JSON errors through, and 1.5.0 turns an auth refusal into a ValueError.
-CONNECT_ERRORS = (lmstudio.LMStudioError, httpx.HTTPError, OSError, ValueError)
-
-
-def unreachable_error(api_host: str, exc: BaseException, token_given: bool | None = None) -> LMStudioUnavailableError:
-    """The error for a failed connection attempt, with the cause and the fix (`token_given`: see `api_token`)."""
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        cause = "something accepted the connection but did not answer like LM Studio in time"
-    elif isinstance(exc, json.JSONDecodeError):
-        cause = "something else is listening there (its greeting is not LM Studio's)"
-    elif is_auth_refusal(exc):
-        return auth_refused_error(api_host, token_given)
-    else:
-        cause = _first_line(exc)
-    return LMStudioUnavailableError(
-        f"LM Studio is not reachable at {api_host}: {cause}. Start LM Studio and enable its server "
-        "(Developer tab, or run `lms server start`), or point --host / LMSTUDIO_HOST at where it listens."
-    )
-
-
 async def _close_client(client: AsyncClient) -> None:
     """Close `client`, shielded and bounded, releasing whatever part of it had connected."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
@@ -235,11 +176,6 @@ def _requested_host(client: AsyncClient | Client) -> str | None:
         return client.api_host
     except lmstudio.LMStudioRuntimeError:
         return None  # discovery, done again by the next client
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in valid_unicode(str(exc)).splitlines() if line.strip()]
-    return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
 def _no_model_loaded(api_host: str) -> NoModelLoadedError:
@@ -277,6 +213,11 @@ def _phase_after(event: StreamEvent) -> str:
     return "prompt" if isinstance(event, PromptProgress) else "generating"
 
 
+def _vision_identifiers(loaded: object) -> list[str]:
+    infos = loaded if isinstance(loaded, list) else []
+    return [str(info.get("identifier")) for info in infos if isinstance(info, dict) and info.get("vision")]
+
+
 class AsyncLMStudio:
     """Generates with a model in LM Studio through an `lmstudio.AsyncClient`.
 
@@ -284,10 +225,22 @@ class AsyncLMStudio:
     call enters it and `close()` exits it.
     """
 
-    def __init__(self, client: AsyncClient, model_name: str | None = None, *, timeout: float | None = None) -> None:
-        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+    def __init__(
+        self,
+        client: AsyncClient,
+        model_name: str | None = None,
+        *,
+        timeout: float | None = None,
+        model_setting: str = "model_name",
+    ) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds.
+
+        `model_setting` names where the default came from, for messages (the server passes `--model` or
+        `LMSTUDIO_MODEL`).
+        """
         self.client = client
         self.model_name = model_name
+        self.model_setting = model_setting
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.AsyncLLM] = {}
@@ -381,8 +334,9 @@ class AsyncLMStudio:
         limit = self.timeout if timeout is None else timeout
         deadline = None if limit is None else anyio.current_time() + limit
         phase = "connecting"
+        default = model or self.model_name
         try:
-            with translate_errors(_describe_host(self.client)):
+            with translate_errors(_describe_host(self.client), structured=response_format is not None, model=default):
                 with _time_limit(deadline):
                     await self._ensure_entered()
                     phase = "uploading"
@@ -397,6 +351,17 @@ class AsyncLMStudio:
                         yield event
         except TimeoutError:
             raise _timeout_error(limit, phase) from None
+        except GenerationFailedError as exc:
+            if exc.reason != "vision" or exc.__cause__ is None:
+                raise
+            vision_models = await self._loaded_vision_models()
+            raise vision_error(lmstudio_words(exc.__cause__), default, vision_models) from exc.__cause__
+
+    async def _loaded_vision_models(self) -> list[str]:
+        """The identifiers of the loaded models that accept images (empty if LM Studio does not say in time)."""
+        with contextlib.suppress(*CONNECT_ERRORS), anyio.move_on_after(CANCEL_GRACE_S):
+            return _vision_identifiers(await self.client.llm.remote_call("listLoaded"))
+        return []
 
     async def list_models(self) -> list[ModelDescription]:
         """The loaded and downloaded LLMs."""
@@ -456,7 +421,9 @@ class AsyncLMStudio:
                 raise _no_model_loaded(_describe_host(self.client))
             handle = loaded[0]
         else:
-            target = resolve_specifier(key, [llm.identifier for llm in loaded], await self.client.llm.list_downloaded())
+            setting = None if model else self.model_setting
+            downloaded = await self.client.llm.list_downloaded()
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], downloaded, setting=setting)
             load = functools.partial(self._load, key)
             handle = await self._loads.run(target, load, on_load_progress)
         self._handles[key] = handle
@@ -606,10 +573,21 @@ async def _cancel_prediction(
 class LMStudio:
     """Generates with a model in LM Studio through a synchronous `lmstudio.Client`."""
 
-    def __init__(self, client: Client, model_name: str | None = None, *, timeout: float | None = None) -> None:
-        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds."""
+    def __init__(
+        self,
+        client: Client,
+        model_name: str | None = None,
+        *,
+        timeout: float | None = None,
+        model_setting: str = "model_name",
+    ) -> None:
+        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds.
+
+        `model_setting` names where the default came from, for messages.
+        """
         self.client = client
         self.model_name = model_name
+        self.model_setting = model_setting
         self.timeout = timeout
         self.type_adapter = LMStudioTypeAdapter()
         self._handles: dict[str | None, lmstudio.LLM] = {}
@@ -681,7 +659,11 @@ class LMStudio:
         self.type_adapter.format_input(model_input, upload_image=lambda _image: _PLACEHOLDER_HANDLE)
         limit = self.timeout if timeout is None else timeout
         deadline = None if limit is None or not math.isfinite(limit) else time.monotonic() + limit
-        with translate_errors(_describe_host(self.client)):
+        default = model or self.model_name
+        with (
+            self._vision_models_named(default),
+            translate_errors(_describe_host(self.client), structured=response_format is not None, model=default),
+        ):
             history = self.type_adapter.format_input(model_input, upload_image=self._upload)
             sdk_config = cast(lmstudio.LlmPredictionConfigDict, prediction_config) if prediction_config else None
             # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
@@ -706,6 +688,19 @@ class LMStudio:
         self._handles.clear()
         self.client.close()
 
+    @contextlib.contextmanager
+    def _vision_models_named(self, model: str | None) -> Iterator[None]:
+        """Name the loaded vision models in the error for images sent to a model without vision."""
+        try:
+            yield
+        except GenerationFailedError as exc:
+            if exc.reason != "vision" or exc.__cause__ is None:
+                raise
+            vision_models: list[str] = []
+            with contextlib.suppress(*CONNECT_ERRORS):
+                vision_models = _vision_identifiers(self.client.llm.remote_call("listLoaded"))
+            raise vision_error(lmstudio_words(exc.__cause__), model, vision_models) from exc.__cause__
+
     def _upload(self, image: Image) -> lmstudio.FileHandle:
         return self.client.files.prepare_image(image.to_bytes(), image.filename)
 
@@ -721,7 +716,9 @@ class LMStudio:
                 raise _no_model_loaded(_describe_host(self.client))
             handle = loaded[0]
         else:
-            target = resolve_specifier(key, [llm.identifier for llm in loaded], self.client.llm.list_downloaded())
+            setting = None if model else self.model_setting
+            downloaded = self.client.llm.list_downloaded()
+            target = resolve_specifier(key, [llm.identifier for llm in loaded], downloaded, setting=setting)
             handle = self._loads.run(target, functools.partial(self.client.llm.model, key))
         self._handles[key] = handle
         return handle

@@ -36,11 +36,15 @@ def _resolves(specifier: str, key: str, path: str) -> bool:
     return specifier == key or (bool(folded) and path.casefold().startswith(folded))
 
 
-def resolve_specifier(specifier: str, loaded_identifiers: Iterable[str], downloaded: Iterable[Any]) -> str:
+def resolve_specifier(
+    specifier: str, loaded_identifiers: Iterable[str], downloaded: Iterable[Any], *, setting: str | None = None
+) -> str:
     """What `specifier` names, as LM Studio resolves it: a loaded instance's identifier, else a model key.
 
     `downloaded` holds the SDK's downloaded-model objects (`.info.model_key`, `.info.path`). Two specifiers
     that name one model (its key and a path prefix, say) resolve alike, so their loads can be shared.
+    `setting` names where `specifier` was configured when it is the default (`--model`, `LMSTUDIO_MODEL`),
+    for the error; None when the call named it.
 
     Raises:
         ModelNotFoundError: LM Studio would not resolve `specifier`; lists what exists.
@@ -54,7 +58,7 @@ def resolve_specifier(specifier: str, loaded_identifiers: Iterable[str], downloa
         if found is not None:
             return str(found.model_key)
     available = sorted({*identifiers, *(info.model_key for info in infos)})
-    raise ModelNotFoundError(specifier, [valid_unicode(name) for name in available])
+    raise ModelNotFoundError(specifier, [valid_unicode(name) for name in available], setting=setting)
 
 
 def describe_models(loaded: Iterable[Mapping[str, Any]], downloaded: Iterable[Any]) -> list[ModelDescription]:

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 
 from . import __version__
+from .argument_errors import explain_validation_error
 from .arguments import (
     CfgArg,
     ContextOverflow,
@@ -39,7 +41,9 @@ from .arguments import (
     ThinkFirst,
     TopK,
     TopP,
+    advertised_schema,
     build_request,
+    compact_schema,
 )
 from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
 from .fault_isolation import sendable_tool_result
@@ -155,35 +159,26 @@ async def _generate(
 
 
 GENERATE_DESCRIPTION = """\
-Run a prompt (or a conversation) on a model in LM Studio and return its answer.
-
-Use it to delegate a self-contained task to the local model. Give exactly one of `prompt` or `messages`;
-`images` (with `prompt`) need a vision model. Returns the answer text; structured content adds the model,
-stop_reason (e.g. eosFound, maxPredictedTokensReached, stopStringFound), reasoning (reasoning models only,
-never mixed into the answer) and stats. Sends progress notifications while the prompt is processed and
-while generating. Long answers take time on local hardware: set max_tokens to bound it."""
+Run a prompt, or a conversation (`messages`), on a local model in LM Studio and return its answer: for \
+self-contained tasks or a second opinion. `images` need a vision model. The answer comes first; a second text \
+says when it was cut off. Structured content adds the model, stop_reason, reasoning (kept apart from the \
+answer) and stats. Local generation is slow: set max_tokens to bound it. Unset sampling fields use the \
+model's settings in LM Studio."""
 
 GENERATE_STREAM_DESCRIPTION = """\
-Like generate, but streams the answer as it is produced: each progress notification's `message` is the
-new answer text since the previous one (concatenated, they equal the final answer) and `progress` counts
-tokens so far. Use it when you (or the user) benefit from seeing text early. Without a progress token it
-behaves exactly like generate. Returns the same result as generate."""
+Like generate, streaming the answer: each progress notification's `message` is the new answer text (they \
+concatenate to the answer). Same arguments and result as generate."""
 
 STRUCTURED_DESCRIPTION = """\
-Generate JSON that satisfies a JSON schema: LM Studio constrains the model to the schema, and the answer is
-parsed and validated against it. Give `json_schema` (an object, or a string holding one) plus `prompt` or
-`messages`. Returns the JSON document as text; structured content is the parsed value (wrapped as
-{"value": ...} when it is not an object). A schema violation, or output cut off by max_tokens, is an error
-that includes the raw text. `regex` and `cfg` are not supported by LM Studio and are refused.
-Set think_first when the JSON needs judgement (classifying, extracting with reasoning, scoring): the model
-first reasons freely (reasoning models think; others write a short plan), then writes the JSON with that
-reasoning in view. It costs a second prediction (roughly the plan's tokens plus a longer prompt); the
-reasoning comes back as a second text content, never inside the JSON."""
+Like generate, but the answer is JSON that LM Studio constrains to `json_schema`; it is then parsed and \
+validated. Structured content is the parsed value ({"value": ...} if not an object). Invalid or cut-off JSON \
+is an error carrying the raw text. Set think_first when the JSON needs judgement (classifying, scoring): the \
+model first reasons freely, then writes the JSON with that reasoning in view; this costs a second prediction, \
+and the reasoning comes back as a second text content."""
 
 LIST_MODELS_DESCRIPTION = """\
-List the LLMs LM Studio has: loaded ones (ready now) and downloaded ones (loaded on first use, which can
-take a while). Each has its key (pass it as `model`), display name, whether it is loaded, context length
-and whether it accepts images."""
+List LM Studio's LLMs: loaded (ready now) and downloaded (loaded on first use, which takes a while), with \
+the key to pass as `model`, context length and vision."""
 
 
 class _Server(MCPServer[AppState]):
@@ -211,14 +206,23 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
     # Read-only and closed-world: tools only read from the local LM Studio; nothing else is touched.
     generating = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False)
     listing = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False, idempotent_hint=True)
+    prompt = ("prompt",)
     tools = [
-        _strict_tool(generate, "Generate with a local LM Studio model", GENERATE_DESCRIPTION, generating),
-        _strict_tool(generate_stream, "Generate with streamed progress", GENERATE_STREAM_DESCRIPTION, generating),
-        _strict_tool(structured_generate, "Generate JSON matching a schema", STRUCTURED_DESCRIPTION, generating),
+        _strict_tool(generate, "Generate with a local model", GENERATE_DESCRIPTION, generating, required=prompt),
+        _strict_tool(
+            generate_stream, "Generate, streaming the answer", GENERATE_STREAM_DESCRIPTION, generating, required=prompt
+        ),
+        _strict_tool(
+            structured_generate,
+            "Generate JSON matching a schema",
+            STRUCTURED_DESCRIPTION,
+            generating,
+            required=("prompt", "json_schema"),
+        ),
         _strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
     ]
     tasks_extension = TasksExtension(TASK_TOOLS)
-    return _Server(
+    server = _Server(
         "mcp-lmstudio",
         title="LM Studio",
         version=__version__,
@@ -229,6 +233,25 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
         extensions=[tasks_extension],
         middleware=[LegacyTasksMiddleware(tasks_extension)],
     )
+    _serve_tools_only(server)
+    return server
+
+
+#: What MCPServer serves for its prompt and resource managers; this server has neither prompts nor resources.
+_UNUSED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/read", "resources/templates/list")
+
+
+def _serve_tools_only(server: MCPServer[AppState]) -> None:
+    """Unregister the prompt and resource methods, so that the capabilities advertise tools only.
+
+    The SDK derives the capabilities (in `initialize` and `server/discover`) from the registered methods and has
+    no public way to leave these out. A client that calls them anyway gets -32601 (method not found), as the
+    spec has it for a capability the server did not declare.
+    """
+    handlers = getattr(server._lowlevel_server, "_request_handlers", None)  # pyright: ignore[reportPrivateUsage]
+    if isinstance(handlers, dict):
+        for method in _UNUSED_METHODS:
+            handlers.pop(method, None)
 
 
 #: Free-text arguments: a prompt that happens to be JSON (or the word "null") must reach the model as text.
@@ -243,19 +266,45 @@ class _TextStaysText(FuncMetadata):
         return {key: data[key] if key in TEXT_ARGUMENTS else value for key, value in parsed.items()}
 
 
-def _strict_tool(fn: Callable[..., Any], title: str, description: str, annotations: ToolAnnotations) -> Tool:
-    """A tool whose arguments model refuses unknown fields (a typo must not be silently ignored)."""
-    tool = Tool.from_function(fn, name=fn.__name__, title=title, description=description, annotations=annotations)
+class _PlainArgumentErrorsTool(Tool):
+    """Answers a call whose arguments do not fit the schema with a sentence naming the field, the value and
+    what is allowed, instead of the validator's dump."""
+
+    async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            message = explain_validation_error(cause, self.name, self.parameters, arguments)
+            logger.info("%s refused its arguments: %s", self.name, message)
+            return error_result(message)
+
+
+def _strict_tool(
+    fn: Callable[..., Any],
+    title: str,
+    description: str,
+    annotations: ToolAnnotations,
+    *,
+    required: tuple[str, ...] = (),
+) -> Tool:
+    """A tool whose arguments model refuses unknown fields (a typo must not be silently ignored), advertised
+    with a compact schema that marks `required`."""
+    tool = _PlainArgumentErrorsTool.from_function(
+        fn, name=fn.__name__, title=title, description=description, annotations=annotations
+    )
     loose = tool.fn_metadata
     config = ConfigDict(**loose.arg_model.model_config, extra="forbid")
     strict = cast(type[ArgModelBase], type(loose.arg_model.__name__, (loose.arg_model,), {"model_config": config}))
     tool.fn_metadata = _TextStaysText(
         arg_model=strict,
-        output_schema=loose.output_schema,
+        output_schema=compact_schema(loose.output_schema),
         output_model=loose.output_model,
         wrap_output=loose.wrap_output,
     )
-    tool.parameters = strict.model_json_schema(by_alias=True)
+    tool.parameters = advertised_schema(strict, required=required)
     return tool
 
 
@@ -280,7 +329,8 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
     ) -> Annotated[CallToolResult, GenerateOutput]:
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
         request = build_request(prompt, images, messages, model, sampling, context_overflow)
-        return generation_result(await _generate(ctx, request, stream_text=stream_text))
+        result = await _generate(ctx, request, stream_text=stream_text)
+        return generation_result(result, max_tokens=request.config.get("maxTokens"))
 
     tool.__name__ = tool.__qualname__ = name
     return tool

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .errors import LMStudioUnavailableError
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .models import AsyncLMStudio
@@ -65,12 +66,17 @@ class LMStudioSession:
         host: str | None = None,
         model: str | None = None,
         timeout: float | None = None,
+        model_setting: str = "--model",
         api_token: str | None = None,
     ) -> None:
         """`host` is `HOST:PORT` (else discovered); `model` the default key; `timeout` per call, in seconds;
-        `api_token` LM Studio's `sk-lm-...` token when it requires authentication (see `api_token.py`)."""
+        `api_token` LM Studio's `sk-lm-...` token when it requires authentication (see `api_token.py`).
+
+        `model_setting` names where `model` was configured (`--model` or `LMSTUDIO_MODEL`), for messages.
+        """
         self.configured_host = host
         self.default_model = model
+        self.model_setting = model_setting
         self.timeout = timeout
         self.api_token = api_token
         self.connects = 0
@@ -87,6 +93,7 @@ class LMStudioSession:
             host=settings.host,
             model=settings.model,
             timeout=settings.timeout if timeout is None else timeout,
+            model_setting=settings.model_setting,
             api_token=settings.api_token,
         )
 
@@ -135,7 +142,7 @@ class LMStudioSession:
         stale, self._model = self._model, None
         if stale is None:
             return
-        from .models import CONNECT_ERRORS
+        from .lmstudio_errors import CONNECT_ERRORS
 
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
             try:
@@ -148,7 +155,8 @@ class LMStudioSession:
         from lmstudio import AsyncClient
 
         from .api_token import check_api_token, redact
-        from .models import CONNECT_ERRORS, AsyncLMStudio, unreachable_error
+        from .lmstudio_errors import CONNECT_ERRORS, unreachable_error
+        from .models import AsyncLMStudio
 
         if self.api_token is not None:
             check_api_token(self.api_token)
@@ -167,9 +175,11 @@ class LMStudioSession:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):
                         await client.aclose()
-                error = unreachable_error(host, exc, token_given=self.api_token is not None)
+                error = unreachable_error(
+                    host, exc, searched=self.configured_host is None, token_given=self.api_token is not None
+                )
                 raise LMStudioUnavailableError(redact(str(error), self.api_token)) from None
         assert client is not None
         self.connects += 1
         logger.info("Connected to LM Studio at %s", host)
-        return AsyncLMStudio(client, self.default_model, timeout=self.timeout)
+        return AsyncLMStudio(client, self.default_model, timeout=self.timeout, model_setting=self.model_setting)

@@ -19,6 +19,10 @@ class Settings:
     """LM Studio's `HOST:PORT`; None discovers a local LM Studio, then tries localhost:1234."""
     model: str | None = None
     """Default model key; None uses whatever model LM Studio has loaded."""
+    model_setting: str = "--model"
+    """Where `model` was set (`--model` or `LMSTUDIO_MODEL`), for messages that name the fix."""
+    host_setting: str = "--host"
+    """Where `host` was set (`--host` or `LMSTUDIO_HOST`), for messages."""
     timeout: float = 300.0
     """Per-call time limit in seconds; on expiry the prediction is cancelled in LM Studio."""
     task_timeout: float = 3600.0
@@ -33,3 +37,5 @@ class Settings:
     """LM Studio's API token (`sk-lm-...`), when LM Studio 0.4+ requires authentication. Never logged."""
     auth_token: str | None = field(default=None, repr=False)
     """Bearer token every HTTP request must carry; required to bind a non-loopback address."""
+    http_flags: tuple[str, ...] = ()
+    """The HTTP-only flags given on the command line (warned about when serving stdio)."""

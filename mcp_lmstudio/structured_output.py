@@ -8,7 +8,7 @@ from typing import Any
 from . import strict_json
 from .arguments import check_text
 from .errors import InvalidInputError, StructuredOutputError
-from .results import GenerationResult
+from .results import GenerationResult, plural
 from .types import JsonSchema
 from .unicode import valid_json_strings
 
@@ -37,8 +37,9 @@ def parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
 
     raw = result.text
     if result.stop_reason in ("maxPredictedTokensReached", "contextLengthReached"):
+        tokens = plural(result.stats.predicted_tokens, "token")
         raise StructuredOutputError(
-            f"The JSON output was cut off ({result.stop_reason}) after {result.stats.predicted_tokens} tokens. "
+            f"The JSON output was cut off ({result.stop_reason}) after {tokens}. "
             f"Raise max_tokens or simplify the schema. Raw output: {raw}",
             raw,
         )

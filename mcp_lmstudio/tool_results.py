@@ -7,7 +7,7 @@ from typing import Any
 from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, Field
 
-from .results import GenerationResult
+from .results import GenerationResult, plural
 
 
 class Stats(BaseModel):
@@ -69,11 +69,44 @@ def generation_output(result: GenerationResult) -> GenerateOutput:
     )
 
 
-def generation_result(result: GenerationResult) -> CallToolResult:
+def generation_result(result: GenerationResult, *, max_tokens: int | None = None) -> CallToolResult:
+    """The answer as the first text content, exactly; a second one when it was cut off (see `cut_off_note`)."""
     structured = generation_output(result).model_dump()
     if structured["reasoning"] is None:
         del structured["reasoning"]  # present only when the model reasoned; other nulls (stats) stay
-    return CallToolResult(content=[TextContent(type="text", text=result.text)], structured_content=structured)
+    content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
+    note = cut_off_note(result, max_tokens)
+    if note is not None:
+        content.append(TextContent(type="text", text=note))
+    return CallToolResult(content=content, structured_content=structured)
+
+
+def cut_off_note(result: GenerationResult, max_tokens: int | None) -> str | None:
+    """What a reader of the content alone needs when the answer stopped early: that it did, and what to do.
+
+    `max_tokens` is the limit the call set (None: LM Studio's own setting for the model).
+    """
+    tokens = plural(result.stats.predicted_tokens, "token")
+    if result.stop_reason == "maxPredictedTokensReached":
+        limit = f"max_tokens ({max_tokens})" if max_tokens is not None else "the model's token limit in LM Studio"
+        if not result.text and result.reasoning:
+            return (
+                f"[No answer: the model spent all {tokens} of {limit} reasoning and was stopped before it answered. "
+                "Raise max_tokens (reasoning models think first), or use a model that does not reason.]"
+            )
+        return (
+            f"[Cut off: the answer above reached {limit} after {tokens} and is incomplete. Raise max_tokens, or "
+            "ask for a shorter answer.]"
+        )
+    if result.stop_reason == "contextLengthReached":
+        what = "reasoning filled" if not result.text and result.reasoning else "answer above filled"
+        size = result.stats.context_length
+        window = f"context window ({size:,} tokens)" if size else "context window"
+        return (
+            f"[Cut off: the {what} the model's {window} after {tokens}, so the answer is incomplete. "
+            "Shorten the prompt or the conversation, or load the model with a longer context in LM Studio.]"
+        )
+    return None
 
 
 def describe_entry(entry: ModelEntry) -> str:

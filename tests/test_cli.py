@@ -52,9 +52,12 @@ def test_http_transport_flags() -> None:
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        (["--timeout", "0"], {}, "the timeout must be a positive number of seconds"),
-        (["--timeout", "-5"], {}, "the timeout must be a positive number of seconds"),
-        ([], {"MCP_LMSTUDIO_TIMEOUT": "soon"}, "MCP_LMSTUDIO_TIMEOUT='soon' is not a number of seconds"),
+        (["--timeout", "0"], {}, "--timeout 0: the time limit must be a positive number of seconds (e.g. 300)"),
+        (["--timeout", "-5"], {}, "--timeout -5: the time limit must be a positive number of seconds (e.g. 300)"),
+        ([], {"MCP_LMSTUDIO_TIMEOUT": "0"}, "MCP_LMSTUDIO_TIMEOUT='0': the time limit must be a positive number"),
+        ([], {"MCP_LMSTUDIO_TIMEOUT": "soon"}, "MCP_LMSTUDIO_TIMEOUT='soon': not a number of seconds (e.g. 300)"),
+        (["--port", "70000"], {}, "'70000' is not a port: give 1 to 65535, or 0 for any free port"),
+        (["--port", "-1"], {}, "'-1' is not a port"),
         ([], {"MCP_LMSTUDIO_LOG_LEVEL": "loud"}, "MCP_LMSTUDIO_LOG_LEVEL='LOUD' is not one of"),
     ],
 )
@@ -142,10 +145,11 @@ def test_server_json_matches_the_package_and_the_cli() -> None:
 @pytest.mark.parametrize(
     ("host", "message"),
     [
-        ("http://127.0.0.1:1234", "give HOST:PORT without a scheme, e.g. '127.0.0.1:1234'"),
-        ("127.0.0.1:99999", "is not HOST:PORT"),
-        ("localhost", "is not HOST:PORT"),
-        (":1234", "is not HOST:PORT"),
+        ("127.0.0.1:99999", "give LM Studio's address as HOST:PORT, e.g. localhost:1234"),
+        ("localhost", "give LM Studio's address as HOST:PORT, e.g. localhost:1234"),
+        ("http://localhost/v1", "give LM Studio's address as HOST:PORT, e.g. localhost:1234"),
+        ("192.168.1.5", "e.g. 192.168.1.5:1234"),
+        (":1234", "give LM Studio's address as HOST:PORT"),
     ],
 )
 def test_a_malformed_host_is_refused_with_an_example(
@@ -157,6 +161,22 @@ def test_a_malformed_host_is_refused_with_an_example(
     with pytest.raises(SystemExit):
         parse_settings([], {"LMSTUDIO_HOST": host})
     assert f"LMSTUDIO_HOST={host!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        ("http://127.0.0.1:1234/v1", "127.0.0.1:1234"),  # what LM Studio shows for its OpenAI-compatible API
+        ("http://localhost:1234/api/v1/", "localhost:1234"),
+        ("ws://127.0.0.1:1234", "127.0.0.1:1234"),
+        ("127.0.0.1:1234/", "127.0.0.1:1234"),
+        ("  localhost:1234 ", "localhost:1234"),
+        ("[::1]:1234", "[::1]:1234"),
+    ],
+)
+def test_the_urls_people_paste_for_lm_studio_are_accepted(given: str, address: str) -> None:
+    assert parse_settings(["--host", given], {})[1].host == address
+    assert parse_settings([], {"LMSTUDIO_HOST": given})[1].host == address
 
 
 def test_the_console_script_is_installed() -> None:

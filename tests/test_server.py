@@ -167,7 +167,7 @@ async def test_generate_reports_prompt_processing_progress(mcp_client: Client) -
             await anyio.lowlevel.checkpoint()  # legacy mode delivers notifications on their own task
     values = [value for value, _ in progress.events]
     assert values == sorted(set(values)) and values[0] == 0.5  # prompt processing spans 0.5 to 0.99
-    assert any(message and "Processing prompt" in message for _, message in progress.events)
+    assert any(message and "Processing the prompt" in message for _, message in progress.events)
 
 
 async def test_generate_stream_streams_text_that_concatenates_to_the_answer(
@@ -284,7 +284,7 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     ("arguments", "message"),
     [
         ({}, "Give exactly one of `prompt` (a single user turn) and `messages` (a conversation); neither was given"),
-        ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "both was given"),
+        ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "both were given"),
         ({"prompt": "   "}, "`prompt` is empty"),
         ({"messages": []}, "`messages` has no user message"),
         (

@@ -115,8 +115,8 @@ def test_the_task_timeout_defaults_to_an_hour_or_the_call_timeout_if_longer() ->
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        (["--task-timeout", "0"], {}, "the task timeout must be a positive number of seconds"),
-        ([], {"MCP_LMSTUDIO_TASK_TIMEOUT": "later"}, "MCP_LMSTUDIO_TASK_TIMEOUT='later' is not a number of seconds"),
+        (["--task-timeout", "0"], {}, "--task-timeout 0: the time limit must be a positive number of seconds"),
+        ([], {"MCP_LMSTUDIO_TASK_TIMEOUT": "later"}, "MCP_LMSTUDIO_TASK_TIMEOUT='later': not a number of seconds"),
     ],
 )
 def test_a_bad_task_timeout_is_reported(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import sys
 
@@ -39,8 +40,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-parallel", type=int, default=None, help="predictions run at once (default unlimited)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        taken = " (LM Studio's own server listens there by default)" if args.port == 1234 else ""
+        print(
+            f"Port {args.port} on {args.host} is already in use{taken}. Pass another with --port N, or --port 0 "
+            "for any free port.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 def _api_token(value: str) -> str:

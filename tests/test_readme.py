@@ -1,0 +1,201 @@
+"""Every command, client configuration and Python example the README shows is run: by CI (.ci/run runs the line
+verbatim) or here. A command added to the README without either fails `test_every_readme_command_is_run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from mcp_lmstudio.testing import DEFAULT_MODELS, EmulatedModel, LMStudioEmulator, Reply
+from mcp_lmstudio.testing._records import PredictionRecord, default_reply
+from tests.support import PNG_BYTES, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CI_LINES = {line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()}
+BIN = Path(sys.executable).parent  # in CI, the README's own .venv/bin
+PLACEHOLDER = "/absolute/path/to/mcp-lmstudio"
+#: The model key the README's examples use.
+QWEN = EmulatedModel("qwen3-8b", "Qwen3 8B", vision=True)
+
+#: The README commands this module runs (the others must be lines of .ci/run).
+RUN_HERE = {
+    ".venv/bin/mcp-lmstudio check": "test_check_against_the_emulator",
+    'echo "$(pwd)/.venv/bin/mcp-lmstudio"': "test_the_absolute_path_command",
+    ".venv/bin/mcp-lmstudio --transport http": "test_the_http_command",
+    ".venv/bin/python -m mcp_lmstudio.testing --port 1234": "test_the_emulator_command",
+    ".venv/bin/python -m pytest -m lmstudio": "test_the_live_tests_against_an_emulated_lm_studio",
+    "LMSTUDIO_API_TOKEN=sk-lm-... mcp-lmstudio": "test_the_api_token_command",
+}
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def commands() -> list[str]:
+    found = []
+    for block in blocks("bash"):
+        for line in block.splitlines():
+            command = re.sub(r"\s+#.*$", "", line).strip()
+            if command and not command.startswith("#"):
+                found.append(command)
+    return found
+
+
+def local(command: str) -> list[str]:
+    """`command` as a list, with `.venv/bin/` being the environment that runs the tests."""
+    return [word.replace(".venv/bin/", f"{BIN}/") for word in command.split()]
+
+
+def test_every_readme_command_is_run() -> None:
+    shown = commands()
+    assert len(shown) >= 10
+    for command in shown:
+        is_ci = command == ".ci/run" or any(command in line for line in CI_LINES)  # CI runs `bash .ci/run`
+        assert is_ci or command in RUN_HERE, f"nothing runs the README command {command!r}"
+    for test_name in RUN_HERE.values():
+        assert test_name in globals(), test_name
+
+
+def test_the_readme_opens_with_the_two_commands_for_a_fresh_machine() -> None:
+    first_block = blocks("bash")[0]
+    assert README.index("```bash") < README.index("\n## ")  # before any section
+    demo, suite = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert demo.startswith("python3 -m venv .venv") and demo.endswith(".venv/bin/mcp-lmstudio demo")
+    assert suite.endswith('.venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest')
+    assert {demo, suite} <= CI_LINES
+
+
+@pytest.mark.anyio
+async def test_check_against_the_emulator(emulator: LMStudioEmulator) -> None:
+    env = {**os.environ, "LMSTUDIO_HOST": emulator.api_host}
+    completed = await anyio.run_process(local(".venv/bin/mcp-lmstudio check"), env=env, check=False)
+    assert completed.returncode == 0, completed.stdout.decode()
+
+
+def test_the_absolute_path_command() -> None:
+    out = subprocess.run(
+        ["bash", "-c", 'echo "$(pwd)/.venv/bin/mcp-lmstudio"'], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == f"{ROOT}/.venv/bin/mcp-lmstudio"
+
+
+def run_until_banner(command: list[str], banner: str, in_use: str) -> None:
+    """Start a long-running command, wait for its banner (or its message that the port is taken), stop it."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            for line in process.stdout if "testing" in command else process.stderr:
+                if banner in line or in_use in line:
+                    return
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+        pytest.fail(f"{command} ended without its banner: {process.stderr.read()}")
+
+
+def test_the_http_command() -> None:
+    run_until_banner(
+        local(".venv/bin/mcp-lmstudio --transport http"),
+        "serving MCP over Streamable HTTP at http://127.0.0.1:8000/mcp",
+        "Port 8000 is already in use",
+    )
+
+
+def test_the_emulator_command() -> None:
+    run_until_banner(
+        local(".venv/bin/python -m mcp_lmstudio.testing --port 1234"),
+        "LM Studio emulator listening on 127.0.0.1:1234",
+        "Port 1234 on 127.0.0.1 is already in use",
+    )
+
+
+def _live_reply(record: PredictionRecord) -> Reply:
+    return Reply('{"answer": 4}') if record.structured else default_reply(record)
+
+
+@pytest.mark.anyio
+async def test_the_live_tests_against_an_emulated_lm_studio() -> None:
+    async with LMStudioEmulator(reply=_live_reply) as lms:
+        env = {**os.environ, "LMSTUDIO_HOST": lms.api_host}
+        with anyio.fail_after(300):
+            completed = await anyio.run_process(
+                local(".venv/bin/python -m pytest -m lmstudio") + ["-p", "no:cacheprovider", "-q"],
+                env=env, cwd=ROOT, check=False,
+            )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout.decode()[-2000:]
+
+
+def client_configs() -> list[tuple[str, dict[str, Any]]]:
+    configs = []
+    for block in blocks("json"):
+        document = json.loads(block)
+        servers = document.get("mcpServers") or document.get("servers") or {}
+        configs.extend(servers.items())
+    return configs
+
+
+def test_the_readme_shows_a_config_for_each_client() -> None:
+    assert len(client_configs()) == 5  # Claude Desktop, Claude Code, VS Code, Cursor, LM Studio
+    assert all(config["command"] == PLACEHOLDER for _name, config in client_configs())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "config"), client_configs(), ids=[name for name, _ in client_configs()])
+async def test_each_client_config_starts_a_working_server(name: str, config: dict[str, Any]) -> None:
+    command = config["command"].replace(PLACEHOLDER, str(BIN / "mcp-lmstudio"))
+    async with LMStudioEmulator(models=[*DEFAULT_MODELS, QWEN]) as emulator:
+        env = {**os.environ, **config.get("env", {}), "LMSTUDIO_HOST": emulator.api_host}
+        params = StdioServerParameters(command=command, args=config.get("args", []), env=env)
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                result = await client.call_tool("generate", {"prompt": f"hello from {name}"})
+    assert text_of(result) == f"You said: hello from {name}"
+
+
+@pytest.mark.anyio
+async def test_the_model_layer_example_runs(tmp_path: Path) -> None:
+    example = next(block for block in blocks("python") if "AsyncLMStudio" in block)
+    async with LMStudioEmulator(models=[*DEFAULT_MODELS, QWEN]) as lms:
+        # The one change: the example finds LM Studio by discovery; here the emulator is named.
+        code = example.replace("lmstudio.AsyncClient()", f"lmstudio.AsyncClient({lms.api_host!r})")
+        assert code != example
+        (tmp_path / "cat.png").write_bytes(PNG_BYTES)
+        with anyio.fail_after(60):
+            completed = await anyio.run_process([sys.executable, "-c", code], cwd=tmp_path, check=False)
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert "You said: Say hi" in completed.stdout.decode()
+
+
+@pytest.mark.anyio
+async def test_the_emulator_example_runs(tmp_path: Path) -> None:
+    example = next(block for block in blocks("python") if "LMStudioEmulator" in block)
+    with anyio.fail_after(60):
+        completed = await anyio.run_process([sys.executable, "-c", example], cwd=tmp_path, check=False)
+    assert completed.returncode == 0, completed.stderr.decode()
+
+
+@pytest.mark.anyio
+async def test_the_api_token_command() -> None:
+    """The server started as shown, with a token LM Studio requires: it connects (lmstudio 1.6) or says to
+    upgrade the SDK (1.5 cannot send a token)."""
+    token = "sk-lm-Abcd1234:Abcdefghij0123456789"
+    async with LMStudioEmulator(api_token=token) as lms:
+        env = {**os.environ, "LMSTUDIO_API_TOKEN": token, "LMSTUDIO_HOST": lms.api_host}
+        params = StdioServerParameters(command=str(BIN / "mcp-lmstudio"), args=[], env=env)
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                result = await client.call_tool("generate", {"prompt": "with a token"})
+    assert text_of(result) == "You said: with a token" or "lmstudio>=1.6.0b1" in text_of(result), text_of(result)
+    assert token not in text_of(result)
