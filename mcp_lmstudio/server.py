@@ -296,7 +296,7 @@ def _strict_tool(
         fn, name=fn.__name__, title=title, description=description, annotations=annotations
     )
     loose = tool.fn_metadata
-    config = ConfigDict(**loose.arg_model.model_config, extra="forbid")
+    config = ConfigDict(**loose.arg_model.model_config, extra="forbid", strict=True)
     strict = cast(type[ArgModelBase], type(loose.arg_model.__name__, (loose.arg_model,), {"model_config": config}))
     tool.fn_metadata = _TextStaysText(
         arg_model=strict,
