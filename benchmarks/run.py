@@ -57,14 +57,14 @@ PACED_QUICK = Sizes(latency_n=5, throughput_requests=64, ttft_n=5, cold_starts=0
 @dataclass(frozen=True)
 class Target:
     """A goal for the MCP figure: a ratio to the SDK's (`ratio<=`, `ratio>=`), a margin over it or over a floor
-    (`plus<=`, in the row's unit), or a bound on its own (`<=`)."""
+    (`plus<=`, in the row's unit), a bound on its own (`<=`), or a `note` shown without a verdict."""
 
     kind: str
     value: float
     text: str
 
     def met(self, sdk: float | None, mcp: float | None) -> bool | None:
-        if mcp is None or (sdk is None and self.kind != "<="):
+        if self.kind == "note" or mcp is None or (sdk is None and self.kind != "<="):
             return None
         assert sdk is not None or self.kind == "<="
         if self.kind == "ratio<=":
@@ -94,8 +94,10 @@ class Report:
     data: dict[str, Any] = field(default_factory=dict)
 
     def add(
-        self, metric: str, sdk: float | None, mcp: float | None, unit: str, target: Target | None, key: str
+        self, metric: str, sdk: float | None, mcp: float | None, unit: str, target: Target | str | None, key: str
     ) -> None:
+        if isinstance(target, str):  # benchmarks/local_models.py's rows carry their target as text only
+            target = Target("note", 0.0, target) if target else None
         met = target.met(sdk, mcp) if target else None
         verdict = "" if met is None else "met" if met else "MISSED"
         self.rows.append((metric, _fmt(sdk, unit), _fmt(mcp, unit), _compare(sdk, mcp, unit, target), *(
