@@ -63,8 +63,7 @@ def decode_message(text: str) -> mcp_types.JSONRPCMessage:
     except ValueError as exc:
         reason = f"Invalid request: not a JSON-RPC 2.0 message ({_first_line(exc)})."
         request_id = data.get("id") if isinstance(data, dict) and "method" in data else None
-        answerable = isinstance(request_id, int) or (isinstance(request_id, str) and is_valid_unicode(request_id))
-        reply = _error_line(request_id, INVALID_REQUEST, reason) if answerable else None
+        reply = _error_line(request_id, INVALID_REQUEST, reason) if _is_echoable(request_id) else None
         raise UnreadableMessageError(reason, reply) from None
 
 
@@ -100,15 +99,13 @@ def encode_or_replace(session_message: SessionMessage) -> bytes | None:
             logger.error("Dropped a %s that could not be encoded: %s", type(message).__name__, exc)
             return None
         logger.error("The response to request %r could not be encoded; sent an error instead: %s", message.id, exc)
-        error = mcp_types.JSONRPCError(
-            jsonrpc="2.0",
-            id=message.id,
-            error=mcp_types.ErrorData(
-                code=INTERNAL_ERROR,
-                message=f"The response could not be encoded as JSON ({_first_line(exc)}); it was dropped.",
-            ),
-        )
-        return error.model_dump_json(by_alias=True, exclude_unset=True).encode()
+        reason = f"The response could not be encoded as JSON ({_first_line(exc)}); it was dropped."
+        # An id that cannot be encoded itself cannot be echoed: JSON-RPC's null id says so.
+        return _error_line(message.id if _is_echoable(message.id) else None, INTERNAL_ERROR, reason)
+
+
+def _is_echoable(request_id: object) -> bool:
+    return isinstance(request_id, int) or (isinstance(request_id, str) and is_valid_unicode(request_id))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -436,3 +436,19 @@ async def test_over_stdio_every_unreadable_request_is_answered(emulator: LMStudi
     assert session.responses[None]["error"]["code"] == -32700  # a parse error has no id to answer
     assert after["result"]["content"][0]["text"] == "You said: still here"
     assert emulator.predictions[-1].last_user_text == "still here" and len(emulator.predictions) == 1
+
+
+async def test_over_stdio_a_request_id_with_a_lone_surrogate_does_not_end_the_server(
+    emulator: LMStudioEmulator,
+) -> None:
+    async with raw_stdio_server(emulator.api_host) as session:
+        await session.initialize()
+        assert session.process.stdin is not None
+        await session.process.stdin.send(b'{"jsonrpc":"2.0","id":"r\\ud800","method":"tools/list"}\n')
+        with anyio.fail_after(10):
+            while None not in session.responses:  # its answer cannot echo that id: JSON-RPC's null id
+                await session.read_message()
+        after = await session.call_tool("generate", {"prompt": "still here"})
+        assert session.process.returncode is None
+    assert session.responses[None]["error"]["code"] == -32603
+    assert after["result"]["content"][0]["text"] == "You said: still here"
