@@ -16,8 +16,8 @@ from collections.abc import Callable
 from mcp.types import CallToolResult, TextContent
 
 from mcp_lmstudio import strict_json
-from mcp_lmstudio.fault_isolation import sendable_tool_result
-from mcp_lmstudio.unicode import SurrogateJoiner, valid_unicode
+from mcp_lmstudio.server.results import sendable_tool_result
+from mcp_lmstudio.text import SurrogateJoiner, valid_unicode
 
 ANSWER = " ".join(f"word{i}" for i in range(64))
 STRUCTURED = {"text": ANSWER, "model": "fake-echo-1b", "stop_reason": "eosFound", "stats": {"prompt_tokens": 9}}

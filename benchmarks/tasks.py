@@ -28,7 +28,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.run import emulator_process, server_params, server_pid
-from mcp_lmstudio.tasks import MAX_TASKS, TaskStore
+from mcp_lmstudio.server.tasks import MAX_TASKS, TaskStore
 from tests.tasks_support import PollingTasksClient, start_task, task_request
 
 ROOT = Path(__file__).resolve().parent

@@ -3,6 +3,9 @@
 The model layer (usable without MCP): `LMStudio`, `AsyncLMStudio`, `from_lmstudio`, `LMStudioTypeAdapter`
 and the types `Chat`, `Image`, `Regex`, `CFG`, `JsonSchema`. The MCP server: `mcp_lmstudio.server.create_server`.
 
+Layers, each a folder: `models` (the only one that imports `lmstudio`), `server` (MCP tools), `transports`
+(stdio, HTTP), `cli`, `files` (confined reading), `history` (conversations) and `testing` (the emulator).
+
 Names are imported on first use, so that starting the server does not pay for the lmstudio SDK.
 """
 
@@ -18,22 +21,22 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 _EXPORTS = {
-    "LMStudioTypeAdapter": "adapter",
+    "LMStudioTypeAdapter": "models.adapter",
     "CFG": "types",
     "Chat": "types",
     "Image": "types",
     "JsonSchema": "types",
     "Regex": "types",
-    "AsyncLMStudio": "models",
-    "LMStudio": "models",
-    "from_lmstudio": "models",
-    "GenerationResult": "results",
-    "GenerationStats": "results",
-    "LoadProgress": "results",
-    "ModelDescription": "results",
-    "PromptProgress": "results",
-    "StreamEvent": "results",
-    "TextFragment": "results",
+    "AsyncLMStudio": "models.async_model",
+    "LMStudio": "models.sync_model",
+    "from_lmstudio": "models.factory",
+    "GenerationResult": "models.events",
+    "GenerationStats": "models.events",
+    "LoadProgress": "models.events",
+    "ModelDescription": "models.events",
+    "PromptProgress": "models.events",
+    "StreamEvent": "models.events",
+    "TextFragment": "models.events",
     "GenerationFailedError": "errors",
     "GenerationTimeoutError": "errors",
     "InvalidInputError": "errors",
@@ -87,7 +90,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .adapter import LMStudioTypeAdapter
     from .errors import (
         GenerationFailedError,
         GenerationTimeoutError,
@@ -98,8 +100,9 @@ if TYPE_CHECKING:
         NoModelLoadedError,
         StructuredOutputError,
     )
-    from .models import AsyncLMStudio, LMStudio, from_lmstudio
-    from .results import (
+    from .models.adapter import LMStudioTypeAdapter
+    from .models.async_model import AsyncLMStudio
+    from .models.events import (
         GenerationResult,
         GenerationStats,
         LoadProgress,
@@ -108,4 +111,6 @@ if TYPE_CHECKING:
         StreamEvent,
         TextFragment,
     )
+    from .models.factory import from_lmstudio
+    from .models.sync_model import LMStudio
     from .types import CFG, Chat, Image, JsonSchema, Regex

@@ -4,7 +4,7 @@
 
 The suite's tasks scenarios call tools of their own (`greet`, `slow_compute`, `failing_job`,
 `protocol_error_job`); this server mounts them on the same `TasksExtension`, `LegacyTasksMiddleware` and
-`TaskRunner` that `mcp_lmstudio.server` uses, over the same Streamable HTTP app. Not shipped: test-only.
+`TaskRunner` that `mcp_lmstudio.server.app` uses, over the same Streamable HTTP app. Not shipped: test-only.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR
 
-from mcp_lmstudio.http import serve_http
+from mcp_lmstudio.transports.http import serve_http
 from mcp_lmstudio.settings import Settings
-from mcp_lmstudio.tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore
+from mcp_lmstudio.server.tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore
 
 #: The fixtures' task support, as the scenarios describe them (`failing_job` is registered as required).
 FIXTURE_TASK_TOOLS = {"slow_compute": "optional", "failing_job": "required", "protocol_error_job": "optional"}

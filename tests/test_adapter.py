@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from mcp_lmstudio import CFG, Chat, Image, InvalidInputError, JsonSchema, LMStudioTypeAdapter, Regex
-from mcp_lmstudio.adapter import to_lmstudio_schema
+from mcp_lmstudio.models.adapter import to_lmstudio_schema
 from tests.support import PNG_B64, USER_SCHEMA
 
 IMAGE = Image(PNG_B64, "image/png")

@@ -17,8 +17,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_lmstudio.cli import parse_settings
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.cli.command import parse_settings
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.support import text_of

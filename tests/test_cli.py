@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mcp_lmstudio import __version__
-from mcp_lmstudio.cli import parse_settings
+from mcp_lmstudio.cli.command import parse_settings
 from mcp_lmstudio.settings import Settings
 
 
@@ -103,8 +103,8 @@ def test_the_package_exports_exactly_its_public_names() -> None:
 
 def test_starting_the_server_does_not_import_the_lmstudio_sdk() -> None:
     code = (
-        "import sys, mcp_lmstudio.cli, mcp_lmstudio.server;"
-        "mcp_lmstudio.server.create_server(mcp_lmstudio.cli.parse_settings([], {})[1]);"
+        "import sys, mcp_lmstudio.cli.command, mcp_lmstudio.server.app;"
+        "mcp_lmstudio.server.app.create_server(mcp_lmstudio.cli.command.parse_settings([], {})[1]);"
         "print(sorted(m for m in ('lmstudio', 'jsonschema', 'websockets') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout

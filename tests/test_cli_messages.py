@@ -148,7 +148,7 @@ def test_an_exported_lmstudio_host_does_not_turn_the_demo_away_from_the_emulator
 
 def test_the_sdks_errors_when_lm_studio_goes_away_become_one_warning() -> None:
     code = (
-        "from mcp_lmstudio.cli import configure_logging; configure_logging('WARNING');"
+        "from mcp_lmstudio.cli.command import configure_logging; configure_logging('WARNING');"
         "from lmstudio._logging import new_logger;"
         "[new_logger('AsyncWebsocketHandler').error('Websocket failed, terminating session.') for _ in range(5)];"
         "new_logger('AsyncWebsocketHandler').info('Websocket session disconnected')"
@@ -156,7 +156,7 @@ def test_the_sdks_errors_when_lm_studio_goes_away_become_one_warning() -> None:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert "WARNING mcp_lmstudio.session: The connection to LM Studio failed" in lines[0]
+    assert "WARNING mcp_lmstudio.models.session: The connection to LM Studio failed" in lines[0]
     assert "the next call reconnects" in lines[0]
     debug = subprocess.run(
         [sys.executable, "-c", code.replace("'WARNING'", "'DEBUG'")], capture_output=True, text=True, timeout=60

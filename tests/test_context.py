@@ -7,8 +7,8 @@ import pytest
 from mcp import Client
 
 from mcp_lmstudio.models import AsyncLMStudio
-from mcp_lmstudio.preflight import IMAGE_TOKENS, ContextOverflowError
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.models.preflight import IMAGE_TOKENS, ContextOverflowError
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 

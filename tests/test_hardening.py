@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from mcp_lmstudio import AsyncLMStudio, LMStudio, McpLmStudioError, ModelNotFoundError
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import EmulatedModel, EmulatorThread, LMStudioEmulator, Reply
 from tests.stdio_support import raw_stdio_server

@@ -9,8 +9,8 @@ import lmstudio
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.lmstudio_errors import server_error, unreachable_error
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.models.sdk_errors import server_error, unreachable_error
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.stdio_support import raw_stdio_server

@@ -16,7 +16,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.stdio_support import server_params

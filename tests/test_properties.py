@@ -15,7 +15,7 @@ from mcp import Client, MCPError
 from mcp.types import Tool
 
 from mcp_lmstudio import Chat, Image, LMStudioTypeAdapter
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.schema_strategies import from_schema

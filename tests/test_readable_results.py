@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
-from mcp_lmstudio.progress import ProgressReporter
-from mcp_lmstudio.results import TextFragment
+from mcp_lmstudio.server.progress import ProgressReporter
+from mcp_lmstudio.models.events import TextFragment
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.stdio_support import raw_stdio_server
 
@@ -67,7 +67,7 @@ async def test_the_cut_off_note_reaches_a_stdio_client(emulator: LMStudioEmulato
 
 
 async def test_generate_progress_names_the_phase_the_tokens_and_the_speed(emulator: LMStudioEmulator) -> None:
-    from mcp_lmstudio.server import create_server
+    from mcp_lmstudio.server.app import create_server
     from mcp_lmstudio.settings import Settings
 
     emulator.reply = Reply(" ".join(["word"] * 40), reasoning="think " * 10)
@@ -105,8 +105,8 @@ async def test_status_lines_count_tokens_in_words() -> None:
 
 
 def test_an_answer_cut_off_by_the_context_names_its_size() -> None:
-    from mcp_lmstudio.results import GenerationResult, GenerationStats
-    from mcp_lmstudio.tool_results import generation_result
+    from mcp_lmstudio.models.events import GenerationResult, GenerationStats
+    from mcp_lmstudio.server.results import generation_result
 
     stats = GenerationStats(
         prompt_tokens=4000, predicted_tokens=96, tokens_per_second=30.0, time_to_first_token_s=0.5, context_length=4096

@@ -7,7 +7,7 @@ import pytest
 from lmstudio import AsyncClient
 
 from mcp_lmstudio import LMStudioUnavailableError
-from mcp_lmstudio.session import DEFAULT_HOST, LMStudioSession
+from mcp_lmstudio.models.session import DEFAULT_HOST, LMStudioSession
 from mcp_lmstudio.testing import LMStudioEmulator
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +63,7 @@ async def test_a_closed_session_refuses_new_calls(emulator: LMStudioEmulator) ->
 
 
 async def test_liveness_reads_the_sdk_and_fails_open_on_unknown_internals(emulator: LMStudioEmulator) -> None:
-    from mcp_lmstudio.session import _is_connected
+    from mcp_lmstudio.models.session import _is_connected
 
     session = LMStudioSession(host=emulator.api_host)
     model = await session.model()

@@ -8,7 +8,7 @@ import lmstudio
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, PredictionRecord, Reply
 

@@ -16,7 +16,7 @@ from mcp import Client, MCPError
 from mcp.client.extension import advertise
 from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_REQUIRED_CLIENT_CAPABILITY
 
-from mcp_lmstudio.server import create_server
+from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.conformance_fixture import create_fixture_server

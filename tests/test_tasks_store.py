@@ -8,8 +8,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from mcp_lmstudio.cli import parse_settings
-from mcp_lmstudio.tasks import TaskRecord, TaskRunner, TaskStore, TaskStoreFullError, UnknownTaskError
+from mcp_lmstudio.cli.command import parse_settings
+from mcp_lmstudio.server.tasks import TaskRecord, TaskRunner, TaskStore, TaskStoreFullError, UnknownTaskError
 
 pytestmark = pytest.mark.anyio
 

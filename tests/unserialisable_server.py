@@ -10,12 +10,12 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 
-import mcp_lmstudio.server
-from mcp_lmstudio.cli import main
-from mcp_lmstudio.session import LMStudioSession
+import mcp_lmstudio.server.app
+from mcp_lmstudio.cli.command import main
+from mcp_lmstudio.models.session import LMStudioSession
 from mcp_lmstudio.settings import Settings
 
-_create_server = mcp_lmstudio.server.create_server
+_create_server = mcp_lmstudio.server.app.create_server
 
 
 async def unserialisable() -> CallToolResult:
@@ -37,5 +37,5 @@ def create_server(settings: Settings, *, session: LMStudioSession | None = None)
 
 
 if __name__ == "__main__":
-    mcp_lmstudio.server.create_server = create_server
+    mcp_lmstudio.server.app.create_server = create_server
     main()

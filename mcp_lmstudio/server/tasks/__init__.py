@@ -11,7 +11,7 @@ Both protocol eras are served (see `wire.py` for the wire and what the SDK could
 
 from __future__ import annotations
 
-from ..errors import GenerationTimeoutError
+from ...errors import GenerationTimeoutError
 from .store import MAX_TASKS, TaskRecord, TaskRunner, TaskStore, TaskStoreFullError, UnknownTaskError, current_task
 from .wire import (
     LEGACY_TASKS_VERSION,

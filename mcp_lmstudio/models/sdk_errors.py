@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 import lmstudio
 
-from .api_token import auth_refused_error, is_auth_refusal
-from .errors import (
+from ..errors import (
     GenerationFailedError,
     InvalidInputError,
     LMStudioUnavailableError,
     McpLmStudioError,
 )
-from .unicode import valid_unicode
+from ..text import valid_unicode
+from .api_token import auth_refused_error, is_auth_refusal
 
 __all__ = [
     "CONNECT_ERRORS",

@@ -66,11 +66,6 @@ class TextFragment:
     tokens: int
 
 
-def plural(count: int, noun: str) -> str:
-    """`1 token`, `2 tokens`: a count with its noun."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 StreamEvent: TypeAlias = LoadProgress | PromptProgress | TextFragment | GenerationResult
 
 

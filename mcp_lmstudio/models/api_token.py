@@ -20,7 +20,7 @@ from importlib.metadata import version
 
 import lmstudio
 
-from .errors import LMStudioUnavailableError
+from ..errors import LMStudioUnavailableError
 
 __all__ = [
     "ENV_API_TOKEN",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from mcp.types import CallToolResult, ContentBlock, TextContent
+from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent
 from pydantic import BaseModel, Field
 
-from .results import GenerationResult, plural
+from ..models.events import GenerationResult
+from ..text import first_line, plural
+
+logger = logging.getLogger(__name__)
 
 
 class Stats(BaseModel):
@@ -128,3 +132,19 @@ def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: 
         content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
     structured = parsed if isinstance(parsed, dict) else {"value": parsed}
     return CallToolResult(content=content, structured_content=structured)
+
+
+def sendable_tool_result(
+    result: CallToolResult | InputRequiredResult, tool: str
+) -> CallToolResult | InputRequiredResult:
+    """`result`, or a tool error in its place if it cannot be encoded as JSON."""
+    try:
+        result.model_dump_json(by_alias=True, exclude_unset=True)
+    except ValueError as exc:  # pydantic_core.PydanticSerializationError is a ValueError
+        logger.error("The result of %s could not be encoded and was replaced by an error: %s", tool, exc)
+        message = (
+            f"The result of {tool} could not be encoded as JSON ({first_line(exc)}), so it was dropped. "
+            "This is a bug in mcp-lmstudio: please report it. Other calls are not affected; try again."
+        )
+        return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+    return result

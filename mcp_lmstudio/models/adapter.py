@@ -11,8 +11,8 @@ from typing import Any
 
 import lmstudio
 
-from .errors import InvalidInputError
-from .types import CFG, Chat, Image, JsonSchema, Regex
+from ..errors import InvalidInputError
+from ..types import CFG, Chat, Image, JsonSchema, Regex
 
 __all__ = ["ImageUploader", "LMStudioTypeAdapter", "to_lmstudio_schema"]
 

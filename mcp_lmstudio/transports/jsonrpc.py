@@ -20,11 +20,10 @@ import logging
 
 import mcp_types
 from mcp.shared.message import SessionMessage
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
-from .unicode import is_valid_unicode
+from ..text import first_line, is_valid_unicode
 
-__all__ = ["UnreadableMessageError", "decode_message", "encode_or_replace", "sendable_tool_result"]
+__all__ = ["UnreadableMessageError", "decode_message", "encode_or_replace"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def decode_message(text: str) -> mcp_types.JSONRPCMessage:
     try:
         return mcp_types.jsonrpc_message_adapter.validate_python(data, by_name=False)
     except ValueError as exc:
-        reason = f"Invalid request: not a JSON-RPC 2.0 message ({_first_line(exc)})."
+        reason = f"Invalid request: not a JSON-RPC 2.0 message ({first_line(exc)})."
         request_id = data.get("id") if isinstance(data, dict) and "method" in data else None
         reply = _error_line(request_id, INVALID_REQUEST, reason) if _is_echoable(request_id) else None
         raise UnreadableMessageError(reason, reply) from None
@@ -70,22 +69,6 @@ def decode_message(text: str) -> mcp_types.JSONRPCMessage:
 def _error_line(request_id: str | int | None, code: int, message: str) -> bytes:
     error = mcp_types.JSONRPCError(jsonrpc="2.0", id=request_id, error=mcp_types.ErrorData(code=code, message=message))
     return error.model_dump_json(by_alias=True, exclude_unset=True).encode()
-
-
-def sendable_tool_result(
-    result: CallToolResult | InputRequiredResult, tool: str
-) -> CallToolResult | InputRequiredResult:
-    """`result`, or a tool error in its place if it cannot be encoded as JSON."""
-    try:
-        result.model_dump_json(by_alias=True, exclude_unset=True)
-    except ValueError as exc:  # pydantic_core.PydanticSerializationError is a ValueError
-        logger.error("The result of %s could not be encoded and was replaced by an error: %s", tool, exc)
-        message = (
-            f"The result of {tool} could not be encoded as JSON ({_first_line(exc)}), so it was dropped. "
-            "This is a bug in mcp-lmstudio: please report it. Other calls are not affected; try again."
-        )
-        return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
-    return result
 
 
 def encode_or_replace(session_message: SessionMessage) -> bytes | None:
@@ -99,14 +82,10 @@ def encode_or_replace(session_message: SessionMessage) -> bytes | None:
             logger.error("Dropped a %s that could not be encoded: %s", type(message).__name__, exc)
             return None
         logger.error("The response to request %r could not be encoded; sent an error instead: %s", message.id, exc)
-        reason = f"The response could not be encoded as JSON ({_first_line(exc)}); it was dropped."
+        reason = f"The response could not be encoded as JSON ({first_line(exc)}); it was dropped."
         # An id that cannot be encoded itself cannot be echoed: JSON-RPC's null id says so.
         return _error_line(message.id if _is_echoable(message.id) else None, INTERNAL_ERROR, reason)
 
 
 def _is_echoable(request_id: object) -> bool:
     return isinstance(request_id, int) or (isinstance(request_id, str) and is_valid_unicode(request_id))
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

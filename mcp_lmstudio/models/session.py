@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .errors import LMStudioUnavailableError
-from .settings import Settings
+from ..errors import LMStudioUnavailableError
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .models import AsyncLMStudio
-    from .settings import Settings
+    from ..settings import Settings
+    from .async_model import AsyncLMStudio
 
 __all__ = ["DEFAULT_HOST", "LMStudioSession"]
 
@@ -142,7 +142,7 @@ class LMStudioSession:
         stale, self._model = self._model, None
         if stale is None:
             return
-        from .lmstudio_errors import CONNECT_ERRORS
+        from .sdk_errors import CONNECT_ERRORS
 
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
             try:
@@ -155,8 +155,8 @@ class LMStudioSession:
         from lmstudio import AsyncClient
 
         from .api_token import check_api_token, redact
-        from .lmstudio_errors import CONNECT_ERRORS, unreachable_error
-        from .models import AsyncLMStudio
+        from .async_model import AsyncLMStudio
+        from .sdk_errors import CONNECT_ERRORS, unreachable_error
 
         if self.api_token is not None:
             check_api_token(self.api_token)

@@ -15,9 +15,9 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
-from .settings import Settings
-from .testing import LMStudioEmulator, Reply
-from .testing._records import PredictionRecord, default_reply
+from ..settings import Settings
+from ..testing import LMStudioEmulator, Reply
+from ..testing._records import PredictionRecord, default_reply
 
 __all__ = ["run_demo"]
 

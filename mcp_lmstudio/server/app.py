@@ -21,7 +21,14 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict, ValidationError
 
-from . import __version__
+from .. import __version__
+from ..errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
+from ..models.events import GenerationResult
+from ..models.session import LMStudioSession
+from ..models.think_first import think_first_events
+from ..settings import Settings
+from ..text import valid_unicode
+from ..types import JsonSchema
 from .argument_errors import explain_validation_error
 from .arguments import (
     CfgArg,
@@ -45,12 +52,17 @@ from .arguments import (
     build_request,
     compact_schema,
 )
-from .errors import GenerationTimeoutError, LMStudioUnavailableError, McpLmStudioError
-from .fault_isolation import sendable_tool_result
 from .progress import ProgressReporter
-from .results import GenerationResult
-from .session import LMStudioSession
-from .settings import Settings
+from .results import (
+    GenerateOutput,
+    ModelEntry,
+    ModelList,
+    describe_entry,
+    error_result,
+    generation_result,
+    sendable_tool_result,
+    structured_result,
+)
 from .structured_output import parse_structured, structured_schema
 from .tasks import (
     LegacyTasksMiddleware,
@@ -61,18 +73,6 @@ from .tasks import (
     task_time_limit,
     task_timeout_error,
 )
-from .think_first import think_first_events
-from .tool_results import (
-    GenerateOutput,
-    ModelEntry,
-    ModelList,
-    describe_entry,
-    error_result,
-    generation_result,
-    structured_result,
-)
-from .types import JsonSchema
-from .unicode import valid_unicode
 
 __all__ = ["create_server"]
 
@@ -138,7 +138,14 @@ async def _generate(
     time_limit = task_time_limit()
     reporter = ProgressReporter(ctx, stream_text=stream_text and time_limit is None)
     if think_first and output_type is not None:
-        events = think_first_events(model_layer, request, output_type, timeout=time_limit)
+        events = think_first_events(
+            model_layer,
+            request.model_input,
+            output_type,
+            config=request.config,
+            model=request.model,
+            timeout=time_limit,
+        )
     else:
         events = model_layer.stream_events(
             request.model_input, output_type, config=request.config, model=request.model, timeout=time_limit

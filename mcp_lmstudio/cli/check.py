@@ -5,16 +5,17 @@ Exit status: 0 all good; 1 LM Studio not reachable; 2 no usable model; 3 the gen
 
 from __future__ import annotations
 
-from .errors import (
+from ..errors import (
     GenerationFailedError,
     GenerationTimeoutError,
     LMStudioUnavailableError,
     ModelNotFoundError,
     NoModelLoadedError,
 )
-from .results import ModelDescription, plural
-from .session import DEFAULT_HOST, LMStudioSession
-from .settings import Settings
+from ..models.events import ModelDescription
+from ..models.session import DEFAULT_HOST, LMStudioSession
+from ..settings import Settings
+from ..text import plural
 
 __all__ = ["run_check"]
 

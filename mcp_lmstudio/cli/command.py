@@ -17,10 +17,10 @@ from typing import cast
 
 import anyio
 
-from . import __version__
-from .http import is_loopback
-from .session import LMStudioSession
-from .settings import LOG_LEVELS, LogLevel, Settings
+from .. import __version__
+from ..models.session import LMStudioSession
+from ..settings import LOG_LEVELS, LogLevel, Settings
+from ..transports.http import is_loopback
 
 __all__ = ["configure_logging", "main", "parse_settings"]
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             "%s only apply with --transport http; serving stdio, they are ignored", ", ".join(settings.http_flags)
         )
     if settings.api_token:
-        from .api_token import protect_api_token  # imports the SDK, which a plain start avoids
+        from ..models.api_token import protect_api_token  # imports the SDK, which a plain start avoids
 
         protect_api_token(settings.api_token)
     if command in ("demo", "check"):
@@ -234,7 +234,7 @@ class _QuietSdk(logging.Filter):
             if record.levelno < logging.ERROR or record.created - self._last_report < self.BURST_S:
                 return False
             self._last_report = record.created
-            record.name, record.levelno, record.levelname = "mcp_lmstudio.session", logging.WARNING, "WARNING"
+            record.name, record.levelno, record.levelname = "mcp_lmstudio.models.session", logging.WARNING, "WARNING"
             record.msg, record.args = (
                 (
                     "The connection to LM Studio failed (it quit, restarted or dropped the link); the next call "
@@ -247,9 +247,9 @@ class _QuietSdk(logging.Filter):
 
 
 def _serve_until_signalled(settings: Settings) -> None:
-    from .http import PortUnavailableError, bind_socket, serve_http, serving_banner
-    from .server import create_server
-    from .stdio import can_use_pipes, serve_stdio
+    from ..server.app import create_server
+    from ..transports.http import PortUnavailableError, bind_socket, serve_http, serving_banner
+    from ..transports.stdio import can_use_pipes, serve_stdio
 
     session = LMStudioSession.from_settings(settings)
     server = create_server(settings, session=session)

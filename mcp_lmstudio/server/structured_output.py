@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import strict_json
+from .. import strict_json
+from ..errors import InvalidInputError, StructuredOutputError
+from ..models.events import GenerationResult
+from ..text import plural, valid_json_strings
+from ..types import JsonSchema
 from .arguments import check_text
-from .errors import InvalidInputError, StructuredOutputError
-from .results import GenerationResult, plural
-from .types import JsonSchema
-from .unicode import valid_json_strings
 
 
 def structured_schema(json_schema: dict[str, Any] | str | None, regex: str | None, cfg: str | None) -> JsonSchema:

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
-from .errors import InvalidInputError
-from .types import Chat, Image
+from ..errors import InvalidInputError
+from ..types import Chat, Image
 
 MAX_PROMPT_CHARS = 2_000_000
 MAX_IMAGES = 16

@@ -23,8 +23,8 @@ from typing import Any
 
 import lmstudio
 
-from .errors import McpLmStudioError
-from .types import Chat, Image
+from ..errors import McpLmStudioError
+from ..types import Chat, Image
 
 __all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow_policy"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from lmstudio import LlmPredictionConfig
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 __all__ = ["PREDICTION_CONFIG_KEYS", "check_prediction_config"]
 

@@ -15,7 +15,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .settings import Settings
+from ..settings import Settings
 
 __all__ = [
     "SHUTDOWN_GRACE_S",

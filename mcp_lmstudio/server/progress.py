@@ -14,7 +14,8 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from .results import LoadProgress, PromptProgress, TextFragment, plural
+from ..models.events import LoadProgress, PromptProgress, TextFragment
+from ..text import plural
 
 #: generate_stream sends at most one text notification per interval (so at most 40 per second).
 STREAM_INTERVAL_S = 0.025

@@ -24,7 +24,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
-from .fault_isolation import UnreadableMessageError, decode_message, encode_or_replace
+from .jsonrpc import UnreadableMessageError, decode_message, encode_or_replace
 
 __all__ = ["can_use_pipes", "serve_stdio"]
 

@@ -85,3 +85,13 @@ class SurrogateJoiner:
         """What is still held at the end of the stream: a lone high surrogate, as U+FFFD."""
         held, self._held = self._held, ""
         return valid_unicode(held)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 token`, `2 tokens`: a count with its noun."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .errors import GenerationTimeoutError
-from .results import GenerationResult, StreamEvent, TextFragment
-from .types import Chat, Image, JsonSchema
+from ..errors import GenerationTimeoutError
+from ..types import Chat, Image, JsonSchema
+from .events import GenerationResult, StreamEvent, TextFragment
 
 if TYPE_CHECKING:
-    from .arguments import GenerationRequest
-    from .models import AsyncLMStudio
+    from collections.abc import Mapping
+
+    from .async_model import AsyncLMStudio
 
 __all__ = ["ANSWER_INSTRUCTION", "THINK_INSTRUCTION", "think_first_events"]
 
@@ -61,7 +62,13 @@ def _thoughts(first: GenerationResult) -> str:
 
 
 async def think_first_events(
-    model_layer: AsyncLMStudio, request: GenerationRequest, output_type: JsonSchema, *, timeout: float | None = None
+    model_layer: AsyncLMStudio,
+    model_input: str | list[str | Image] | Chat,
+    output_type: JsonSchema,
+    *,
+    config: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    timeout: float | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Yield both steps' events, then the JSON step's `GenerationResult` with the plan as its `reasoning`.
 
@@ -76,13 +83,11 @@ async def think_first_events(
     limit = model_layer.timeout if timeout is None else timeout
     deadline = None if limit is None else anyio.current_time() + limit
     schema_text = json.dumps(output_type.schema, ensure_ascii=False)
-    conversation = _asking_to_think(request.model_input, THINK_INSTRUCTION.format(schema=schema_text))
+    conversation = _asking_to_think(model_input, THINK_INSTRUCTION.format(schema=schema_text))
     first: GenerationResult | None = None
     with _one_time_limit(limit, "the model was still thinking"):
         async with contextlib.aclosing(
-            model_layer.stream_events(
-                Chat(conversation), None, config=request.config, model=request.model, timeout=_left(deadline)
-            )
+            model_layer.stream_events(Chat(conversation), None, config=config, model=model, timeout=_left(deadline))
         ) as events:
             async for event in events:
                 if isinstance(event, GenerationResult):
@@ -99,7 +104,7 @@ async def think_first_events(
     with _one_time_limit(limit, "the model was writing the JSON after thinking"):
         async with contextlib.aclosing(
             model_layer.stream_events(
-                Chat(conversation), output_type, config=request.config, model=first.model, timeout=_left(deadline)
+                Chat(conversation), output_type, config=config, model=first.model, timeout=_left(deadline)
             )
         ) as events:
             async for event in events:
