@@ -21,9 +21,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR
 
-from mcp_lmstudio.transports.http import serve_http
-from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.server.tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore
+from mcp_lmstudio.settings import Settings
+from mcp_lmstudio.transports.http import serve_http
 
 #: The fixtures' task support, as the scenarios describe them (`failing_job` is registered as required).
 FIXTURE_TASK_TOOLS = {"slow_compute": "optional", "failing_job": "required", "protocol_error_job": "optional"}

@@ -18,8 +18,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.models.api_token import UPGRADE_COMMAND, RedactingFilter, redact, sdk_supports_api_tokens
 from mcp_lmstudio.cli.command import parse_settings
+from mcp_lmstudio.models.api_token import UPGRADE_COMMAND, RedactingFilter, redact, sdk_supports_api_tokens
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator

@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
-from mcp_lmstudio.server.progress import ProgressReporter
 from mcp_lmstudio.models.events import TextFragment
+from mcp_lmstudio.server.progress import ProgressReporter
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.stdio_support import raw_stdio_server
 

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 from lmstudio import LlmPredictionConfig
 
-from mcp_lmstudio.models.prediction_config import check_prediction_config
 from mcp_lmstudio.errors import InvalidInputError
+from mcp_lmstudio.models.prediction_config import check_prediction_config
 from mcp_lmstudio.testing import LMStudioEmulator
 
 pytestmark = pytest.mark.anyio

@@ -10,9 +10,9 @@ import anyio.lowlevel
 import pytest
 from mcp import Client
 
-from mcp_lmstudio.server.progress import STREAM_INTERVAL_S
-from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.models.session import LMStudioSession
+from mcp_lmstudio.server.app import create_server
+from mcp_lmstudio.server.progress import STREAM_INTERVAL_S
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.support import PNG_B64, PNG_BYTES, closed_port, text_of
@@ -444,8 +444,8 @@ class RecordingContext:
 
 
 async def test_streamed_text_from_a_fragment_without_new_tokens_is_not_lost() -> None:
-    from mcp_lmstudio.server.progress import ProgressReporter
     from mcp_lmstudio.models.events import TextFragment
+    from mcp_lmstudio.server.progress import ProgressReporter
 
     ctx = RecordingContext()
     reporter = ProgressReporter(ctx, stream_text=True)  # type: ignore[arg-type]

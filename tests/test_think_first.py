@@ -8,10 +8,10 @@ import anyio
 import pytest
 from mcp import Client
 
+from mcp_lmstudio.models.think_first import ANSWER_INSTRUCTION
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, PredictionRecord, Reply
-from mcp_lmstudio.models.think_first import ANSWER_INSTRUCTION
 
 from .stdio_support import assert_only_json_rpc, raw_stdio_server
 from .support import PNG_B64, USER_SCHEMA
