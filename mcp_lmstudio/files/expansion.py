@@ -2,8 +2,8 @@
 
 A file named explicitly is taken as it is (hidden or .gitignored). While walking a directory (or the
 literal directory of a glob), hidden names (`.x`, so `.git` too) and what `.gitignore` files exclude are
-skipped; a directory named explicitly is walked even when .gitignore excludes it (its own `.gitignore`
-files still apply). Directory symlinks are never followed during a walk; a file symlink is followed only
+skipped; a directory named explicitly (or as the literal part of a glob, `build/*.js`) is walked even when
+.gitignore excludes it (its own `.gitignore` files still apply). Directory symlinks are never followed during a walk; a file symlink is followed only
 when its real path is inside the allowed directories (otherwise it is listed as skipped, with one wording
 whatever lies outside). Walks open each directory beneath the one above without following symlinks, so a
 directory swapped for a symlink mid-walk is not listed.
@@ -109,7 +109,7 @@ def _expand_glob(entry: str, allowed: AllowedDirectories, result: Expansion) -> 
     top, root = allowed.resolve(prefix)
     found: list[Candidate] = []
     if os.path.isdir(top) and not os.path.islink(top):
-        found = _walk(top, root, allowed, glob, result, named=False)
+        found = _walk(top, root, allowed, glob, result, named=True)  # its literal directory counts as named
     if not found and not result.truncated:
         raise FileReadError(
             entry,
@@ -198,7 +198,7 @@ def _candidate(path: Path, info: os.stat_result, is_link: bool, root: Path, allo
     display = allowed.display(path)
     if not is_link:
         if not stat.S_ISREG(info.st_mode):
-            return Candidate(display, False, None, describe_mode(info.st_mode))
+            return Candidate(display, False, None, f"is {describe_mode(info.st_mode)}")
         return Candidate(display, False, CheckedPath(display, path, root, info))
     real = Path(os.path.realpath(path))
     real_root = allowed.containing(real)
@@ -211,7 +211,7 @@ def _candidate(path: Path, info: os.stat_result, is_link: bool, root: Path, allo
     if stat.S_ISDIR(target.st_mode):
         return Candidate(display, False, None, DIRECTORY_LINK)
     if not stat.S_ISREG(target.st_mode):
-        return Candidate(display, False, None, describe_mode(target.st_mode))
+        return Candidate(display, False, None, f"is {describe_mode(target.st_mode)}")
     return Candidate(display, False, CheckedPath(display, real, real_root, target))
 
 
