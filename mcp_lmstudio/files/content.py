@@ -109,7 +109,11 @@ def _image(data: bytes, mime: str) -> Content:
             )
     except InvalidInputError as exc:  # the PNG made is over MAX_IMAGE_BYTES
         return Content("image", problem=f"cannot be sent as an image ({exc})")
-    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, DecompressionBomb*)
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):  # the warning when made an error
+        return Content(
+            "image", problem=f"is an image over Pillow's pixel limit; downscale it below {MAX_IMAGE_PIXELS:,}"
+        )
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError...) on bad data
         return Content("image", problem=f"is a corrupt or unsupported {pil_format} image ({type(exc).__name__})")
 
 

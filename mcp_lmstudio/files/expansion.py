@@ -3,10 +3,11 @@
 A file named explicitly is taken as it is (hidden or .gitignored). While walking a directory (or the
 literal directory of a glob), hidden names (`.x`, so `.git` too) and what `.gitignore` files exclude are
 skipped; a directory named explicitly (or as the literal part of a glob, `build/*.js`) is walked even when
-.gitignore excludes it (its own `.gitignore` files still apply). Directory symlinks are never followed during a walk; a file symlink is followed only
-when its real path is inside the allowed directories (otherwise it is listed as skipped, with one wording
-whatever lies outside). Walks open each directory beneath the one above without following symlinks, so a
-directory swapped for a symlink mid-walk is not listed.
+.gitignore excludes it (its own `.gitignore` files still apply). Directory symlinks are never followed
+during a walk; a file symlink is followed only when its real path is inside the allowed directories
+(otherwise it is listed as skipped, with one wording whatever lies outside). Walks open each directory
+beneath the one above without following symlinks, so a directory swapped for a symlink mid-walk is not
+listed.
 
 An entry holding `*`, `?` or `[` that does not exist literally is a glob. Order is deterministic: entries
 in the order given, each one's files in sorted path order; a file reached twice is kept once, at its

@@ -16,10 +16,10 @@ from mcp_lmstudio.files import (
     FileAccessError,
     FileReadError,
     NoAllowedDirectoriesError,
+    confinement,
     open_confined,
     read_files,
 )
-from mcp_lmstudio.files import confinement
 
 from .conftest import SECRET, assert_untouched
 
@@ -199,7 +199,12 @@ def test_a_fifo_found_by_expansion_is_skipped_without_blocking(app: Path, allowe
     os.mkfifo(app / "sub" / "pipe")
     outcome = within(5, lambda: read_files(["sub"], allowed))
     assert not isinstance(outcome, BaseException)
-    assert {"path": "sub/pipe", "bytes": 0, "status": "skipped", "reason": "is a FIFO (named pipe), not a regular file"} in (
+    assert {
+        "path": "sub/pipe",
+        "bytes": 0,
+        "status": "skipped",
+        "reason": "is a FIFO (named pipe), not a regular file",
+    } in (
         outcome.to_dicts()  # type: ignore[attr-defined]
     )
 
