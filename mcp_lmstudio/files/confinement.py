@@ -247,7 +247,11 @@ def open_confined(checked: CheckedPath, *, field: str = "files") -> tuple[int, o
     """
     try:
         fd = _walk_open(checked.root, checked.real, READ_FLAGS)
-    except OSError:  # ELOOP / ENOTDIR: a symlink appeared; ENOENT: it went away
+    except PermissionError as exc:
+        raise FileReadError(
+            checked.entry, f"cannot be read ({exc.strerror})", "Check its permissions.", field=field
+        ) from None
+    except OSError:  # ELOOP / ENOTDIR: a symlink appeared; ENOENT: it went away; ENXIO: a socket
         raise _changed(checked, field) from None
     try:
         info = os.fstat(fd)

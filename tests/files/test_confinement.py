@@ -334,3 +334,12 @@ def test_a_root_through_a_symlink_does_not_widen(tmp_path: Path, app: Path, outs
     (app / "escape").symlink_to(outside)
     narrowed = AllowedDirectories([str(app)]).narrowed([(app / "escape").as_uri()])
     assert narrowed.dirs == ()
+
+
+def test_an_unreadable_file_says_so(allowed: AllowedDirectories, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(*args: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(confinement, "_walk_open", denied)  # as root, chmod 0 would not stop the read
+    with pytest.raises(FileReadError, match=r"cannot be read \(Permission denied\)"):
+        read_files(["README.md"], allowed)
