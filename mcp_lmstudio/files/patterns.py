@@ -13,7 +13,6 @@ paths relative to its own directory, the nearest deciding (as in git). Only regu
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -130,11 +129,3 @@ class IgnoreRules:
             if decision is not None:
                 return decision
         return False
-
-
-def layers_of(rules: Sequence[tuple[PurePath, pathspec.GitIgnoreSpec | None]]) -> IgnoreRules:
-    """IgnoreRules from (directory, rules or None) pairs, outermost first."""
-    result = IgnoreRules()
-    for directory, spec in rules:
-        result = result.with_layer(directory, spec)
-    return result
