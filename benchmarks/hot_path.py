@@ -16,7 +16,7 @@ from collections.abc import Callable
 from mcp.types import CallToolResult, TextContent
 
 from mcp_lmstudio import strict_json
-from mcp_lmstudio.server.results import sendable_tool_result
+from mcp_lmstudio.server.tool_errors import sendable_tool_result
 from mcp_lmstudio.text import SurrogateJoiner, valid_unicode
 
 ANSWER = " ".join(f"word{i}" for i in range(64))

@@ -5,6 +5,7 @@ would naturally catch::
 
     McpLmStudioError
     ├── InvalidInputError (ValueError)       bad prompt, message, image, schema or setting
+    ├── UnsupportedTypeError (TypeError)     an input or output type the model layer does not take
     ├── ModelNotFoundError (LookupError)     an unknown model key; lists the keys that exist
     ├── NoModelLoadedError (LookupError)     no model given and none loaded
     ├── LMStudioUnavailableError (ConnectionError)   LM Studio not reachable, or the link dropped
@@ -25,6 +26,11 @@ class McpLmStudioError(Exception):
 
 class InvalidInputError(McpLmStudioError, ValueError):
     """A prompt, message, image, schema or sampling setting is malformed."""
+
+
+class UnsupportedTypeError(McpLmStudioError, TypeError):
+    """An input or output type the model layer does not take (`Regex`, `CFG`, an int...): a TypeError, as
+    outlines' LM Studio integration raises."""
 
 
 class ModelNotFoundError(McpLmStudioError, LookupError):

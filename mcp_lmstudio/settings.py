@@ -39,3 +39,14 @@ class Settings:
     """Bearer token every HTTP request must carry; required to bind a non-loopback address."""
     http_flags: tuple[str, ...] = ()
     """The HTTP-only flags given on the command line (warned about when serving stdio)."""
+    allow_dirs: tuple[str, ...] = ()
+    """`--allow-dir`: the only directories `files` may read from (and `output_file` write to); none by default.
+    Relative ones (`.`) are taken from `base_dir`."""
+    base_dir: str | None = None
+    """The directory relative `allow_dirs` start from; None: the current directory when the server is built."""
+    allow_write: bool = False
+    """`--allow-write`: `output_file` may create files inside the allowed directories."""
+    history: str | None = None
+    """`--history`: `sqlite:PATH`, `memory` or `off`; None: an SQLite file in the user's data directory."""
+    history_ttl: float = 7 * 24 * 3600.0
+    """`--history-ttl`: seconds a conversation not continued is kept."""

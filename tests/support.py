@@ -9,6 +9,8 @@ import zlib
 
 from mcp.types import CallToolResult, TextContent
 
+from mcp_lmstudio.server.generation import REFERENCES_META
+
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -45,5 +47,15 @@ def closed_port() -> int:
 
 
 def text_of(result: CallToolResult) -> str:
-    """The text blocks of a tool result, joined."""
-    return "".join(block.text for block in result.content if isinstance(block, TextContent))
+    """The text blocks of a tool result, joined, without the closing note that names `response_id` and files."""
+    return "".join(
+        block.text
+        for block in result.content
+        if isinstance(block, TextContent) and REFERENCES_META not in (block.meta or {})
+    )
+
+
+def references_note(result: CallToolResult) -> str | None:
+    """The closing note naming `response_id` and the files read, if the result has one."""
+    notes = [b.text for b in result.content if isinstance(b, TextContent) and REFERENCES_META in (b.meta or {})]
+    return notes[0] if notes else None

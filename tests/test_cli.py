@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from mcp_lmstudio.settings import Settings
 
 
 def test_defaults_apply_without_flags_or_env() -> None:
-    assert parse_settings([], {}) == ("serve", Settings())
+    assert parse_settings([], {}) == ("serve", Settings(base_dir=os.getcwd()))
 
 
 def test_env_vars_configure_the_server() -> None:

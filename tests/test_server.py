@@ -60,7 +60,8 @@ async def test_tools_list_names_the_four_tools_with_annotations_and_schemas(mcp_
     generate = tools["generate"].input_schema["properties"]
     assert set(generate) == {
         "prompt", "images", "messages", "model", "temperature", "max_tokens", "top_p", "top_k", "min_p",
-        "repeat_penalty", "stop", "context_overflow",
+        "repeat_penalty", "stop", "context_overflow", "system", "files", "output_file", "overwrite",
+        "previous_response_id",
     }  # fmt: skip
     structured = tools["structured_generate"].input_schema["properties"]
     assert set(structured) >= {"json_schema", "regex", "cfg", "think_first", "context_overflow"}

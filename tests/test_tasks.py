@@ -49,8 +49,13 @@ async def legacy(emulator: LMStudioEmulator) -> AsyncIterator[LegacyPeer]:
 
 
 def result_body(result: dict[str, Any]) -> dict[str, Any]:
-    """A tool result without the envelope keys that differ by path (`_meta`, `resultType`)."""
-    return {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+    """A tool result without the envelope keys that differ by path (`_meta`, `resultType`) and without its
+    `response_id` (each call's own)."""
+    body = {key: value for key, value in result.items() if key not in ("_meta", "resultType")}
+    structured = body.get("structuredContent")
+    if isinstance(structured, dict) and "response_id" in structured:
+        body["structuredContent"] = {key: value for key, value in structured.items() if key != "response_id"}
+    return body
 
 
 # -- 2026-07-28 -----------------------------------------------------------------------------------------------

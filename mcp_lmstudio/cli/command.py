@@ -21,6 +21,7 @@ from .. import __version__
 from ..models.session import LMStudioSession
 from ..settings import LOG_LEVELS, LogLevel, Settings
 from ..transports.http import is_loopback
+from .offload_options import add_offload_arguments, offload_settings
 
 __all__ = ["configure_logging", "main", "parse_settings"]
 
@@ -75,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"LM Studio API token sk-lm-... when LM Studio requires authentication (env {ENV_API_TOKEN}; "
         "prefer the env var: a flag shows in the process list)",
     )
+    add_offload_arguments(parser)
     parser.add_argument("--version", action="version", version=f"mcp-lmstudio {__version__}")
     return parser
 
@@ -122,6 +124,7 @@ def parse_settings(argv: list[str] | None = None, env: Mapping[str, str] | None 
         transport=args.transport,
         port=8000 if args.port is None else args.port,
         bind=bind,
+        **offload_settings(parser, args, env),
         http_flags=tuple(
             flag
             for flag, value in (("--port", args.port), ("--bind", args.bind), ("--auth-token", args.auth_token))

@@ -10,7 +10,7 @@ from .base import ConversationStore, StoredTurn, UnknownResponseError, validate_
 from .memory import MemoryStore
 from .sqlite import SqliteStore
 
-__all__ = ["DEFAULT_TTL_S", "NoStore", "default_history_path", "store_from_setting"]
+__all__ = ["DEFAULT_TTL_S", "NoStore", "default_history_path", "parse_setting", "store_from_setting"]
 
 #: How long a conversation not continued is kept by default: 7 days, in seconds.
 DEFAULT_TTL_S = 7 * 24 * 3600.0
@@ -71,16 +71,29 @@ def store_from_setting(setting: str | None, ttl_s: float = DEFAULT_TTL_S) -> Con
         HistoryFileError, OSError: as `SqliteStore`.
     """
     validate_bounds(ttl_s, 1, 1)
+    kind, path = parse_setting(setting)
+    if kind == "off":
+        return NoStore(ttl_s)
+    if kind == "memory":
+        return MemoryStore(ttl_s)
+    assert path is not None
+    return SqliteStore(path, ttl_s)
+
+
+def parse_setting(setting: str | None) -> tuple[str, Path | None]:
+    """("sqlite", path), ("memory", None) or ("off", None) for a `--history` value, opening nothing.
+
+    Raises:
+        ValueError: `setting` is none of the forms 'sqlite:PATH', 'memory' or 'off'.
+    """
     if setting is None:
-        return SqliteStore(default_history_path(), ttl_s)
+        return "sqlite", default_history_path()
     value = setting.strip()
     keyword, colon, rest = value.partition(":")
-    if value.lower() == "off":
-        return NoStore(ttl_s)
-    if value.lower() == "memory":
-        return MemoryStore(ttl_s)
+    if value.lower() in ("off", "memory"):
+        return value.lower(), None
     if colon and keyword.lower() == "sqlite":
         if not rest.strip():
             raise ValueError(f"--history {setting!r} names no file; use {_FORMS}.")
-        return SqliteStore(Path(rest.strip()).expanduser(), ttl_s)
+        return "sqlite", Path(rest.strip()).expanduser()
     raise ValueError(f"--history {setting!r} is not a history setting; use {_FORMS}.")

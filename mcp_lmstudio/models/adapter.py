@@ -11,7 +11,7 @@ from typing import Any
 
 import lmstudio
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, UnsupportedTypeError
 from ..types import CFG, Chat, Image, JsonSchema, Regex
 
 __all__ = ["ImageUploader", "LMStudioTypeAdapter", "to_lmstudio_schema"]
@@ -45,7 +45,7 @@ class LMStudioTypeAdapter:
             return self._format_prompt_with_images(model_input, upload_image)
         if isinstance(model_input, Chat):
             return self._format_chat(model_input, upload_image)
-        raise TypeError(
+        raise UnsupportedTypeError(
             f"The input type {type(model_input)} is not available with LMStudio. "
             "The only available types are `str`, `list` ([prompt, Image, ...]) and `Chat`."
         )
@@ -67,13 +67,13 @@ class LMStudioTypeAdapter:
         if output_type is None:
             return None
         if isinstance(output_type, Regex):
-            raise TypeError(
+            raise UnsupportedTypeError(
                 "Regex-based structured outputs are not supported by LMStudio: LM Studio constrains output only "
                 "with JSON schemas. Describe the format as a JSON schema (e.g. a string property with a `pattern` "
                 "you check yourself) instead."
             )
         if isinstance(output_type, CFG):
-            raise TypeError(
+            raise UnsupportedTypeError(
                 "CFG-based structured outputs are not supported by LMStudio: LM Studio constrains output only "
                 "with JSON schemas. Describe the output as a JSON schema instead."
             )
@@ -82,7 +82,7 @@ class LMStudioTypeAdapter:
         if isinstance(output_type, dict | str) or JsonSchema.is_json_schema(output_type):
             return to_lmstudio_schema(JsonSchema(output_type).schema)  # type: ignore[arg-type]
         type_name = getattr(output_type, "__name__", output_type)
-        raise TypeError(
+        raise UnsupportedTypeError(
             f"The type `{type_name}` is not supported by LMStudio. Use a JSON schema (a dict, a JSON string, "
             "a pydantic model, a dataclass or a TypedDict), or None for free text."
         )
@@ -96,7 +96,7 @@ class LMStudioTypeAdapter:
     def _format_chat(self, model_input: Chat, upload_image: ImageUploader | None) -> lmstudio.Chat:
         messages = model_input.messages
         if not messages:
-            raise ValueError("The chat has no messages. Add at least one user message.")
+            raise InvalidInputError("The chat has no messages. Add at least one user message.")
         system_prompt: str | None = None
         if _role_of(messages[0], 0) == "system":
             system_prompt = _text_content(messages[0], 0)
@@ -106,7 +106,7 @@ class LMStudioTypeAdapter:
         for offset, message in enumerate(messages, start=1 if system_prompt is not None else 0):
             role = _role_of(message, offset)
             if role == previous_role == "assistant":
-                raise ValueError(
+                raise InvalidInputError(
                     f"Messages {offset - 1} and {offset} are both assistant turns, which LM Studio does not accept. "
                     "Merge them into one assistant message."
                 )
@@ -119,7 +119,7 @@ class LMStudioTypeAdapter:
     ) -> None:
         role = _role_of(message, index)
         if role == "system":
-            raise ValueError(
+            raise InvalidInputError(
                 f"Message {index} has role 'system', but a system message may only come first. "
                 "Move it to the start of the conversation or merge it into the first one."
             )
@@ -136,10 +136,10 @@ class LMStudioTypeAdapter:
 
 def _role_of(message: object, index: int) -> str:
     if not isinstance(message, dict) or "role" not in message:
-        raise ValueError(f"Message {index} must be a dict with 'role' and 'content', got {message!r}.")
+        raise InvalidInputError(f"Message {index} must be a dict with 'role' and 'content', got {message!r}.")
     role = message["role"]
     if role not in ("system", "user", "assistant"):
-        raise ValueError(
+        raise InvalidInputError(
             f"Unsupported role {role!r} in message {index}. Use 'system' (first only), 'user' or 'assistant'."
         )
     return str(role)
@@ -148,7 +148,7 @@ def _role_of(message: object, index: int) -> str:
 def _text_content(message: dict[str, Any], index: int) -> str:
     content = message.get("content")
     if not isinstance(content, str):
-        raise ValueError(
+        raise InvalidInputError(
             f"Invalid content type {type(content).__name__} in message {index} (role {message['role']!r}): "
             "this role takes a string; only user messages may hold [text, Image, ...]."
         )
@@ -157,17 +157,17 @@ def _text_content(message: dict[str, Any], index: int) -> str:
 
 def _split_text_and_images(items: list[object], *, where: str) -> tuple[str, list[Image]]:
     if not items or not isinstance(items[0], str):
-        raise ValueError(f"{where} must start with the prompt text, followed by Image objects; got {items!r:.120}.")
+        raise InvalidInputError(f"{where} must start with the prompt text, followed by Image objects; got {items!r:.120}.")
     assets = items[1:]
     if not all(isinstance(asset, Image) for asset in assets):
         kinds = sorted({type(asset).__name__ for asset in assets if not isinstance(asset, Image)})
-        raise ValueError(f"All assets provided must be of type Image; {where} also holds {', '.join(kinds)}.")
+        raise InvalidInputError(f"All assets provided must be of type Image; {where} also holds {', '.join(kinds)}.")
     return items[0], [asset for asset in assets if isinstance(asset, Image)]
 
 
 def _upload_all(images: list[Image], upload_image: ImageUploader | None) -> list[lmstudio.FileHandle]:
     if images and upload_image is None:
-        raise ValueError(
+        raise InvalidInputError(
             "This input has images, which must be uploaded to LM Studio: call it through LMStudio/AsyncLMStudio, "
             "or pass `upload_image=` to format_input."
         )

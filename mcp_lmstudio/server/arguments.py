@@ -22,6 +22,8 @@ from ..types import Chat, Image
 
 MAX_PROMPT_CHARS = 2_000_000
 MAX_IMAGES = 16
+#: Entries of `files` per call (each may be a directory or a glob; the files they expand to are limited apart).
+MAX_FILE_ENTRIES = 64
 
 
 # -- tool arguments ----------------------------------------------------------------------------------------
@@ -154,6 +156,37 @@ ThinkFirst = Annotated[
             "Costs a second prediction; max_tokens caps each step."
         ),
         default=False,
+    ),
+]
+System = Annotated[
+    str | None,
+    Field(max_length=MAX_PROMPT_CHARS, description="System prompt for `prompt`.", default=None),
+]  # fmt: skip
+Files = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=4096)]] | None,
+    Field(
+        max_length=MAX_FILE_ENTRIES,
+        description="Files, dirs or globs (src/**/*.py) for the model to read: pass paths, not content.",
+        default=None,
+    ),
+]
+OutputFile = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=4096,
+        description="Write the answer to this file and return a receipt.",
+        default=None,
+    ),
+]
+Overwrite = Annotated[bool, Field(description="Let output_file replace a file.", default=False)]
+PreviousResponseId = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="A response_id to continue from; send only the new prompt.",
+        default=None,
     ),
 ]
 RegexArg = Annotated[str | None, Field(description="Unsupported by LM Studio: refused.", default=None)]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent
+from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, Field
 
 from ..models.events import GenerationResult
-from ..text import first_line, plural
-
-logger = logging.getLogger(__name__)
+from ..text import plural
 
 
 class Stats(BaseModel):
@@ -25,14 +22,33 @@ class Stats(BaseModel):
     """The model instance's loaded context length in tokens (compare with prompt_tokens)."""
 
 
+class FileEntry(BaseModel):
+    """A file `files` considered: read, or skipped (with why)."""
+
+    path: str
+    bytes: int
+    status: str
+    reason: str | None = None
+
+
+class OutputFileEntry(BaseModel):
+    """Where `output_file` wrote the answer."""
+
+    path: str
+    bytes: int
+
+
 class GenerateOutput(BaseModel):
-    """The answer, the model that produced it, why it stopped, any reasoning, and stats."""
+    """The answer, the model that produced it, why it stopped, any reasoning, stats, and the response's id."""
 
     text: str
     model: str
     stop_reason: str
     reasoning: str | None = None
     stats: Stats
+    response_id: str | None = None
+    files: list[FileEntry] | None = None
+    output_file: OutputFileEntry | None = None
 
 
 class ModelEntry(BaseModel):
@@ -50,10 +66,6 @@ class ModelList(BaseModel):
     """The loaded and the downloaded LLMs."""
 
     models: list[ModelEntry]
-
-
-def error_result(message: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
 def generation_output(result: GenerationResult) -> GenerateOutput:
@@ -132,19 +144,3 @@ def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: 
         content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
     structured = parsed if isinstance(parsed, dict) else {"value": parsed}
     return CallToolResult(content=content, structured_content=structured)
-
-
-def sendable_tool_result(
-    result: CallToolResult | InputRequiredResult, tool: str
-) -> CallToolResult | InputRequiredResult:
-    """`result`, or a tool error in its place if it cannot be encoded as JSON."""
-    try:
-        result.model_dump_json(by_alias=True, exclude_unset=True)
-    except ValueError as exc:  # pydantic_core.PydanticSerializationError is a ValueError
-        logger.error("The result of %s could not be encoded and was replaced by an error: %s", tool, exc)
-        message = (
-            f"The result of {tool} could not be encoded as JSON ({first_line(exc)}), so it was dropped. "
-            "This is a bug in mcp-lmstudio: please report it. Other calls are not affected; try again."
-        )
-        return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
-    return result

@@ -21,9 +21,9 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
+from ..server._sdk import create_context_streams, lowlevel_server
 from .jsonrpc import UnreadableMessageError, decode_message, encode_or_replace
 
 __all__ = ["can_use_pipes", "serve_stdio"]
@@ -53,7 +53,7 @@ async def serve_stdio(server: MCPServer[Any]) -> None:
     Falls back to the SDK's own stdio transport when stdin/stdout are not pipes, or when this `mcp` version
     has no low-level server to hand the streams to.
     """
-    lowlevel = getattr(server, "_lowlevel_server", None)  # MCPServer has no public "run on these streams"
+    lowlevel = lowlevel_server(server)
     if lowlevel is None or not can_use_pipes():
         await server.run_stdio_async()
         return

@@ -1,0 +1,107 @@
+"""Conversations for the tools: a follow-up names the response it continues (`previous_response_id`), and the
+server replays the stored turns, so the host sends only its new words.
+
+The store (`mcp_lmstudio.history`) is synchronous and short; its calls run in a worker thread so an SQLite
+write never stalls the event loop. History is never logged here. Over HTTP an id belongs to the
+`Authorization` header that created it; another header gets the same "unknown or expired" answer as an id
+that never existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ..errors import InvalidInputError
+from ..history import ConversationStore, StoredTurn, effective_system, owner_key
+from ..types import Chat, Image
+
+__all__ = ["Continuation", "continuation_for", "owner_of", "save_turn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """The earlier turns a call continues (root first; empty for a new conversation) and who owns them."""
+
+    turns: list[StoredTurn]
+    owner: str | None
+
+    @property
+    def system(self) -> str | None:
+        return effective_system(self.turns)
+
+    @property
+    def model(self) -> str | None:
+        """The model that gave the response continued from: the default for the follow-up."""
+        return self.turns[-1].model if self.turns else None
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The stored turns as chat messages: each prompt (with the files read then) and answer, no reasoning."""
+        messages: list[dict[str, Any]] = []
+        for turn in self.turns:
+            images = [Image(data, mime) for mime, data in turn.images]
+            messages.append({"role": "user", "content": [turn.user_text, *images] if images else turn.user_text})
+            messages.append({"role": "assistant", "content": turn.answer})
+        return messages
+
+
+def owner_of(request: object) -> str | None:
+    """The owner key of a call: its HTTP `Authorization` header, hashed; None on stdio and in memory."""
+    headers = getattr(request, "headers", None)
+    header = headers.get("authorization") if headers is not None else None
+    return owner_key(header) if header else None
+
+
+async def continuation_for(
+    store: ConversationStore, previous_response_id: str | None, owner: str | None, model_input: object
+) -> Continuation:
+    """The turns `previous_response_id` continues (none without it).
+
+    Raises:
+        InvalidInputError: `previous_response_id` came with `messages` (it goes with `prompt`).
+        UnknownResponseError: the id is unknown, expired, another owner's, or history is off.
+    """
+    if previous_response_id is None:
+        return Continuation([], owner)
+    if isinstance(model_input, Chat):
+        raise InvalidInputError(
+            "`previous_response_id` goes with `prompt`, not `messages`: the server replays the earlier turns "
+            "itself. Send only the new question as `prompt`."
+        )
+    turns = await anyio.to_thread.run_sync(store.history, previous_response_id, owner)
+    return Continuation(turns, owner)
+
+
+async def save_turn(
+    store: ConversationStore,
+    continuation: Continuation,
+    *,
+    system: str | None,
+    user_turn: str | list[str | Image],
+    model: str,
+    answer: str,
+) -> str | None:
+    """Store the turn just answered and return its `response_id` (None when history is off)."""
+    response_id = store.new_response_id()
+    if response_id is None:
+        return None
+    text = user_turn if isinstance(user_turn, str) else "".join(p for p in user_turn if isinstance(p, str))
+    images = tuple(
+        (i.mime_type, i.data) for i in ([] if isinstance(user_turn, str) else user_turn) if isinstance(i, Image)
+    )
+    parent = continuation.turns[-1].response_id if continuation.turns else None
+    turn = StoredTurn(
+        response_id=response_id,
+        parent_id=parent,
+        owner=continuation.owner,
+        model=model,
+        # Stored only where it changes, so that a later system prompt takes over for the rest of the branch.
+        system=system if system != continuation.system else None,
+        user_text=text,
+        answer=answer,
+        images=images,
+    )
+    await anyio.to_thread.run_sync(store.save, turn)
+    return response_id
