@@ -12,7 +12,6 @@ from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 
-
 # Conversation history defaults to an SQLite file in the user's data directory (platformdirs reads
 # XDG_DATA_HOME on Linux): every server the suite starts, in memory or as a subprocess, keeps it here instead.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mcp-lmstudio-test-data-")

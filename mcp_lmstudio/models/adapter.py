@@ -157,7 +157,9 @@ def _text_content(message: dict[str, Any], index: int) -> str:
 
 def _split_text_and_images(items: list[object], *, where: str) -> tuple[str, list[Image]]:
     if not items or not isinstance(items[0], str):
-        raise InvalidInputError(f"{where} must start with the prompt text, followed by Image objects; got {items!r:.120}.")
+        raise InvalidInputError(
+            f"{where} must start with the prompt text, followed by Image objects; got {items!r:.120}."
+        )
     assets = items[1:]
     if not all(isinstance(asset, Image) for asset in assets):
         kinds = sorted({type(asset).__name__ for asset in assets if not isinstance(asset, Image)})
