@@ -132,7 +132,7 @@ def _with_references(
         content[0] = TextContent(type="text", text=receipt(written, text))
     summary = _summary(response_id, bundle) if note else None
     if summary:
-        content.append(TextContent(type="text", text=summary, meta={REFERENCES_META: True}))
+        content.append(TextContent(type="text", text=summary, _meta={REFERENCES_META: True}))
     structured = result.structured_content
     meta = dict(result.meta or {})
     if structured is not None and "stats" in structured and "model" in structured:
