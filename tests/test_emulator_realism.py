@@ -150,3 +150,11 @@ async def test_default_models_load_as_lm_studio_loads_them() -> None:
     async with LMStudioEmulator(models=DEFAULT_MODELS) as lms:
         lengths = {identifier: instance.context_length for identifier, instance in lms.instances.items()}
     assert lengths == {"fake-echo-1b": 4096, "fake-vision-2b": 4096, "fake-embed-small": 512}
+
+
+async def test_a_prompt_that_fits_the_maximum_but_not_a_default_jit_load_is_refused(
+    client: lmstudio.AsyncClient,
+) -> None:
+    model = await client.llm.model("fake-unloaded-7b")  # 32768 at most, loaded at 4096
+    with pytest.raises(lmstudio.LMStudioServerError, match="context length of only 4096 tokens"):
+        await model.respond("word " * 5000, config={"contextOverflowPolicy": "stopAtLimit"})
