@@ -66,8 +66,8 @@ class Reply:
     error_after: int | None = None
     unload_on_error: bool = False
     stop_reason: str | None = None
-    fragment_fields: Mapping[str, Any] = field(default_factory=dict)
-    stats_fields: Mapping[str, Any] = field(default_factory=dict)
+    fragment_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    stats_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def failure(self) -> ErrorPayload | None:
