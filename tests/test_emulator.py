@@ -143,11 +143,13 @@ def test_structured_replies_satisfy_the_schema() -> None:
     }
 
 
-async def test_model_info_and_context_length_come_from_the_catalogue(client: lmstudio.AsyncClient) -> None:
+async def test_model_info_comes_from_the_catalogue_and_a_start_load_gets_lm_studios_default_context(
+    client: lmstudio.AsyncClient,
+) -> None:
     llm = await client.llm.model("fake-vision-2b")
     info = await llm.get_info()
     assert (info.model_key, info.display_name, info.vision) == ("fake-vision-2b", "Fake Vision 2B", True)
-    assert await llm.get_context_length() == 8192
+    assert (info.max_context_length, await llm.get_context_length()) == (8192, 4096)
     with pytest.raises(lmstudio.LMStudioModelNotFoundError):
         await client.llm._create_handle("not-loaded").get_info()
 

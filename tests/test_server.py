@@ -274,7 +274,7 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
     assert result.structured_content == {
         "models": [
             entry("fake-echo-1b", "Fake Echo 1B", True, 4096, False),
-            entry("fake-vision-2b", "Fake Vision 2B", True, 8192, True),
+            entry("fake-vision-2b", "Fake Vision 2B", True, 4096, True),  # loaded at LM Studio's default
             entry("fake-unloaded-7b", "Fake Unloaded 7B", False, 32768, False),
         ]
     }

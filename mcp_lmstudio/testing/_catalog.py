@@ -1,8 +1,11 @@
 """The emulator's model catalogue: what `listDownloadedModels` lists, and how it is read from a file.
 
 A catalogue entry is an `EmulatedModel`; its `model_info()` is LM Studio's `ModelInfo` wire shape
-(lms-shared-types `modelInfoSchema`: `LLMInfo` or `EmbeddingModelInfo`). Loaded instances of a model
-live in `_instances.py`, not here.
+(lms-shared-types `modelInfoSchema`: `LLMInfo` or `EmbeddingModelInfo`, and the speculative-decoding
+`DrafterModelInfo` that newer LM Studio lists). Loaded instances of a model live in `_instances.py`, not here.
+
+Catalogues from an LM Studio newer than its SDK are expressible: `kind="drafter"` (`"type": "drafter"`),
+any `format` string (`"openvino"`, `"pte"`...), and `extra` for further, unknown `ModelInfo` fields.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = ["DEFAULT_MODELS", "EmulatedModel", "load_models_file"]
+
+#: LM Studio's load context length when neither the load nor the model's own load defaults give one (capped
+#: at the model's maximum): lmstudio-js's recorded snapshots show a 32768-token model loaded at 4096.
+DEFAULT_LOAD_CONTEXT_LENGTH = 4096
 
 #: `ModelInfo` keys that `EmulatedModel` has a field for; others in a catalogue file go to `extra`.
 _KNOWN_KEYS = frozenset(
@@ -32,17 +39,34 @@ _KNOWN_KEYS = frozenset(
         "format",
         "sizeBytes",
         "loaded",
+        "defaultContextLength",
     }
 )
+
+ModelKind = Literal["llm", "embedding", "drafter"]
 
 
 @dataclass(frozen=True, slots=True)
 class EmulatedModel:
     """One downloaded model the emulator knows; `loaded` makes one instance of it at start.
 
-    `path` defaults to `{publisher}/{key}/{key}-Q4_K_M.gguf` (LM Studio's `publisher/repo/file` form).
+    `kind` is the `ModelInfo` `type`: "llm", "embedding", or "drafter" (a speculative-decoding drafter, as
+    newer LM Studio lists them; it is only listed by `listDownloadedModels` and usable as a prediction's
+    draft model, never loaded as an instance, so give it `loaded=False`). `format` is sent as given, so a
+    format newer than the SDK knows (`format="openvino"`) is expressible. `path` defaults to
+    `{publisher}/{key}/{key}-Q4_K_M.gguf` (LM Studio's `publisher/repo/file` form). `params_string` defaults
+    to "1B" for an LLM and is left out for embedding and drafter models, as LM Studio leaves it out.
+    `template_refuses_system` makes its prompt template refuse a system message, as Mistral's and Gemma's
+    do: `applyPromptTemplate` and `predict` with a system message in the history fail with LM Studio's
+    `Error rendering prompt with jinja template: "Only user and assistant roles are supported!".` and its
+    suggestion (lmstudio-bug-tracker#1054). `default_context_length` is the model's own load default (LM
+    Studio's per-model load settings): the context length of a load that does not give one, including the
+    instance `loaded` makes at start; when None, LM Studio's 4096 (or `max_context_length` when smaller).
     `embedding_length` is the size of the vectors an embedding model returns. `extra` holds further
-    `ModelInfo` fields, sent as given.
+    `ModelInfo` fields (unknown ones included), sent as given and overriding the others, e.g.
+    `extra={"quantization": {"name": "Q4_K_M", "bits": 4}}`.
+
+    Example: `EmulatedModel("gemma-mtp", "Gemma MTP drafter", kind="drafter", loaded=False)`.
     """
 
     key: str
@@ -50,21 +74,34 @@ class EmulatedModel:
     loaded: bool = True
     vision: bool = False
     max_context_length: int = 4096
-    kind: Literal["llm", "embedding"] = "llm"
+    kind: ModelKind = "llm"
     publisher: str = "emulator"
     path: str | None = None
     architecture: str = "emulated"
-    params_string: str = "1B"
+    params_string: str | None = None
     trained_for_tool_use: bool = False
     embedding_length: int = 768
     size_bytes: int = 1_234_567_890
     format: str = "gguf"
+    default_context_length: int | None = None
+    template_refuses_system: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.kind == "drafter" and self.loaded:
+            raise ValueError(f"drafter model {self.key!r}: LM Studio never loads a drafter alone; pass loaded=False")
 
     @property
     def file_path(self) -> str:
         """The model's path relative to LM Studio's models folder (`publisher/repo/file`)."""
         return self.path if self.path is not None else f"{self.publisher}/{self.key}/{self.key}-Q4_K_M.gguf"
+
+    @property
+    def load_context_length(self) -> int:
+        """The context length of a load that does not give one (see `default_context_length`)."""
+        if self.default_context_length is not None:
+            return self.default_context_length
+        return min(DEFAULT_LOAD_CONTEXT_LENGTH, self.max_context_length or DEFAULT_LOAD_CONTEXT_LENGTH)
 
     def model_info(self) -> dict[str, Any]:
         """The `ModelInfo` wire shape (what `listDownloadedModels` returns)."""
@@ -78,13 +115,14 @@ class EmulatedModel:
             "sizeBytes": self.size_bytes,
             "indexedModelIdentifier": self.file_path,
             "deviceIdentifier": None,
-            "paramsString": self.params_string,
-            "architecture": self.architecture,
-            "maxContextLength": self.max_context_length,
         }
+        params = self.params_string if self.params_string is not None or self.kind != "llm" else "1B"
+        if params is not None:
+            info["paramsString"] = params
+        info |= {"architecture": self.architecture, "maxContextLength": self.max_context_length}
         if self.kind == "llm":
             info |= {"vision": self.vision, "trainedForToolUse": self.trained_for_tool_use}
-        else:
+        elif self.kind == "embedding":
             info["embeddingLength"] = self.embedding_length
         return info | dict(self.extra)
 
@@ -93,8 +131,8 @@ class EmulatedModel:
         """A model from LM Studio's `ModelInfo` JSON (as `listDownloadedModels` returns it) plus `loaded`."""
         key = str(info["modelKey"])
         kind = info.get("type", "llm")
-        if kind not in ("llm", "embedding"):
-            raise ValueError(f"model {key!r}: type must be 'llm' or 'embedding', not {kind!r}")
+        if kind not in ("llm", "embedding", "drafter"):
+            raise ValueError(f"model {key!r}: type must be 'llm', 'embedding' or 'drafter', not {kind!r}")
         publisher = str(info.get("publisher", "emulator"))
         return cls(
             key=key,
@@ -106,11 +144,12 @@ class EmulatedModel:
             publisher=publisher,
             path=str(info["path"]) if "path" in info else None,
             architecture=str(info.get("architecture", "emulated")),
-            params_string=str(info.get("paramsString", "1B")),
+            params_string=str(info["paramsString"]) if "paramsString" in info else None,
             trained_for_tool_use=bool(info.get("trainedForToolUse", False)),
             embedding_length=int(info.get("embeddingLength", 768)),
             size_bytes=int(info.get("sizeBytes", 1_234_567_890)),
             format=str(info.get("format", "gguf")),
+            default_context_length=int(info["defaultContextLength"]) if "defaultContextLength" in info else None,
             extra={name: value for name, value in info.items() if name not in _KNOWN_KEYS},
         )
 

@@ -60,7 +60,9 @@ class LMStudioEmulator:
     `connections`, `predictions` (the newest `max_records` if set), `uploads` and `rpc_calls`, plus
     `total_predictions`, `running_count`, `queued_count` and `peak_concurrent_predictions`. Faults:
     `stop()` / `start()` (same port), `drop_connections()`, `send_malformed_frame()`, `hang_predictions`,
-    `reject_auth`, `unknown_packets`.
+    `reject_auth`, `unknown_packets`; scripted LM Studio errors and newer-than-the-SDK packets through
+    `Reply` (`error`, `error_after`, `stop_reason`, `fragment_fields`, `stats_fields`) and `EmulatedModel`
+    (`kind="drafter"`, any `format`, `extra`, `template_refuses_system`).
     """
 
     def __init__(
@@ -217,8 +219,10 @@ class LMStudioEmulator:
     ) -> str:
         """Load one more instance of the catalogue model `key` (or a path prefix); return its identifier.
 
-        `identifier` defaults to the key, then `key:2`, `key:3`...; `context_length` to the model's
-        maximum; `ttl` (seconds idle before it unloads itself) to none.
+        `identifier` defaults to the key, then `key:2`, `key:3`...; `context_length` to the model's load
+        default (as LM Studio: 4096, or the maximum when smaller; see `EmulatedModel.default_context_length`),
+        and one above the model's maximum is a `ValueError`; `ttl` (seconds idle before it unloads itself)
+        to none.
         """
         model = self.registry.find_model(key)
         if model is None:

@@ -22,9 +22,6 @@ from ._protocol import EndpointError, error_payload
 
 __all__ = ["Instance", "Registry"]
 
-#: Context length of an instance when neither the load config nor the model says otherwise.
-DEFAULT_CONTEXT_LENGTH = 4096
-
 
 @dataclass(eq=False)
 class Instance:
@@ -161,12 +158,20 @@ class Registry:
         jit: bool = False,
         load_config: Mapping[str, Any] | None = None,
     ) -> Instance:
-        """Load a new instance; a taken explicit `identifier` fails as LM Studio's does ("already exists")."""
+        """Load a new instance; a taken explicit `identifier` fails as LM Studio's does ("already exists").
+
+        Without `context_length` it loads at the model's load default (`EmulatedModel.load_context_length`:
+        4096, or the maximum when smaller); a length above the model's maximum fails, naming both.
+        """
+        if model.kind == "drafter":
+            raise EndpointError(
+                error_payload(f'Model "{model.key}" is a drafter model; use it as a draft model, not on its own')
+            )
         if identifier is not None and identifier in self.instances:
             raise EndpointError(error_payload(f'A model with the identifier "{identifier}" already exists'))
+        length = self.context_length_for(model, context_length)
         if identifier is None:
             identifier = self.free_identifier(model.key)
-        length = context_length or min(model.max_context_length or DEFAULT_CONTEXT_LENGTH, 1 << 20)
         instance = Instance(
             model,
             identifier,
@@ -180,6 +185,20 @@ class Registry:
         self.touch(instance)
         self._on_change()
         return instance
+
+    @staticmethod
+    def context_length_for(model: EmulatedModel, requested: int | None) -> int:
+        """The context length a load of `model` gets: `requested`, else the model's load default; one above
+        the model's maximum fails as a load error naming both."""
+        length = requested or model.load_context_length
+        if model.max_context_length and length > model.max_context_length:
+            raise EndpointError(
+                error_payload(
+                    f"Cannot load {model.key} with a context length of {length} tokens: the model supports at most "
+                    f"{model.max_context_length} tokens"
+                )
+            )
+        return length
 
     def load_lock(self, key: str) -> asyncio.Lock:
         """The lock that serialises just-in-time loads of the model `key`."""

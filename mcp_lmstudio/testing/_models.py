@@ -4,7 +4,9 @@ namespace-specific ones), plus `/system` `listDownloadedModels`.
 Loading: `getOrLoad` returns a matching loaded instance (`alreadyLoaded`), else JIT-loads the model
 (`startLoading`, `unloadingOtherJITModel` for each other JIT instance it evicts, as LM Studio's "JIT
 models auto-evict" does across namespaces, `loadProgress`*, `loadSuccess`); `loadModel` always loads a
-new instance (`resolved`, `progress`*, `success`). Unknown models are `generic.pathNotFound`.
+new instance (`resolved`, `progress`*, `success`). Unknown models are `generic.pathNotFound`. As in LM Studio,
+a load without a context length gets the model's load default (4096, or its maximum when smaller), one above
+the maximum fails, and a just-in-time load without a TTL gets LM Studio's 60 minutes (`ttlMs: 3600000`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._catalog import EmulatedModel
 from ._embeddings import embed
+from ._errors import SYSTEM_ROLE_UNSUPPORTED
 from ._instances import Instance
 from ._prompt import count_tokens, format_prompt, token_ids
 from ._protocol import Channel, ChannelHandler, EndpointError, RpcHandler, error_payload, flatten_config
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
     from ._emulator import LMStudioEmulator
 
 __all__ = ["ModelEndpoints"]
+
+#: The idle TTL LM Studio gives a just-in-time load that does not ask for one (lmstudio-js's recorded snapshots).
+JIT_DEFAULT_TTL_MS = 60 * 60 * 1000
 
 #: Token ids an embedding model's tokenizer adds around its input (BOS and EOS), as the SDK suite expects.
 _EMBEDDING_MARKERS = (1, 2)
@@ -95,8 +101,9 @@ class ModelEndpoints:
         return {"tokens": tokens}
 
     async def apply_prompt_template(self, parameter: dict[str, Any]) -> dict[str, Any]:
-        self.resolve(parameter.get("specifier"))
+        instance = self.resolve(parameter.get("specifier"))
         messages = (parameter.get("history") or {}).get("messages", [])
+        check_template(instance.model, messages)
         return {"formatted": format_prompt(messages, flatten_config(parameter.get("predictionConfigStack")))}
 
     async def embed_string(self, parameter: dict[str, Any]) -> dict[str, Any]:
@@ -150,12 +157,13 @@ class ModelEndpoints:
         if self.emulator.load_failure is not None:  # as when the model does not fit in memory
             await self._progress(channel, "loadProgress")
             raise EndpointError(error_payload(self.emulator.load_failure))
+        self.registry.context_length_for(model, self._context_length(flatten_config(parameter.get("loadConfigStack"))))
         if self.emulator.jit_auto_evict:
             for other in [inst for inst in self.registry.instances.values() if inst.jit]:
                 self.registry.unload(other.identifier)
                 await channel.send({"type": "unloadingOtherJITModel", "info": other.info()})
         await self._progress(channel, "loadProgress")
-        loaded = self._load(model, None, parameter, parameter.get("loadTtlMs"), jit=True)
+        loaded = self._load(model, None, parameter, parameter.get("loadTtlMs", JIT_DEFAULT_TTL_MS), jit=True)
         await channel.send({"type": "loadSuccess", "info": loaded.info()})
 
     async def load_model(self, channel: Channel, parameter: dict[str, Any]) -> None:
@@ -164,6 +172,7 @@ class ModelEndpoints:
         if identifier is not None and str(identifier) in self.registry.instances:
             raise EndpointError(error_payload(f'A model with the identifier "{identifier}" already exists'))
         await channel.send({"type": "resolved", "info": model.model_info()})
+        self.registry.context_length_for(model, self._context_length(flatten_config(parameter.get("loadConfigStack"))))
         await self._progress(channel, "progress")
         wanted = str(identifier) if identifier is not None else None
         loaded = self._load(model, wanted, parameter, parameter.get("ttlMs"))
@@ -182,6 +191,12 @@ class ModelEndpoints:
             jit=jit,
             load_config=config,
         )
+
+
+def check_template(model: EmulatedModel, messages: list[dict[str, Any]]) -> None:
+    """Fail as LM Studio does when the model's template cannot render `messages` (`template_refuses_system`)."""
+    if model.template_refuses_system and any(message.get("role") == "system" for message in messages):
+        raise EndpointError(SYSTEM_ROLE_UNSUPPORTED.payload())
 
 
 async def list_downloaded(emulator: LMStudioEmulator, _parameter: Any) -> list[dict[str, Any]]:

@@ -17,6 +17,12 @@ prompt's tokens exceed the instance's context length:
 
 When cut, the reported `promptTokensCount` is the context length; only `stopAtLimit` stops generation at
 the limit.
+
+A round that ends in tool calls reports `eosFound`, as LM Studio does (lmstudio-js's recorded `act()`
+snapshots). A draft model (`llm.prediction.speculativeDecoding.draftModel`) must be a catalogue LLM or drafter,
+else the prediction fails with LM Studio's `Cannot find model "<key>"`; with one, the stats carry LM Studio's
+draft statistics (`usedDraftModelKey`, `totalDraftTokensCount`, `acceptedDraftTokensCount`,
+`rejectedDraftTokensCount`, `ignoredDraftTokensCount`) and the drafted fragments say `containsDrafted`.
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._catalog import EmulatedModel
+from ._errors import IMAGES_UNSUPPORTED
 from ._instances import Instance
+from ._models import check_template
 from ._prompt import count_tokens, format_prompt
 from ._protocol import Channel, ChannelHandler, EndpointError, checked_value, error_payload, flatten_config
 from ._records import PredictionRecord, Reply, ToolCall
@@ -40,6 +49,9 @@ __all__ = ["NOMINAL_TOKENS_PER_SECOND", "Prediction", "PredictionEndpoints"]
 #: Generation speed reported when tokens come without delay (the stats are derived, not measured).
 NOMINAL_TOKENS_PER_SECOND = 1000.0
 
+#: The prediction config field that names a speculative-decoding draft model.
+DRAFT_MODEL_FIELD = "llm.prediction.speculativeDecoding.draftModel"
+
 
 class Prediction:
     """Streams one prediction to `channel`; `run()` returns after the `success` packet."""
@@ -51,8 +63,11 @@ class Prediction:
         instance: Instance,
         record: PredictionRecord,
         raw_prompt: str | None = None,
+        draft_model: EmulatedModel | None = None,
     ) -> None:
         self.emulator = emulator
+        self.draft_model = draft_model
+        self.reply: Reply | None = None
         self.channel = channel
         self.instance = instance
         self.record = record
@@ -96,8 +111,11 @@ class Prediction:
             await self.channel.cancelled.wait()
             stop_reason = "userStopped"
         if stop_reason is None:
-            stop_reason = await self._stream_reply(self.emulator.reply_for(self.record))
+            self.reply = self.emulator.reply_for(self.record)
+            stop_reason = await self._stream_reply(self.reply)
         self.record.cancelled = self.channel.cancelled.is_set()
+        if self.reply is not None and self.reply.stop_reason is not None and not self.record.cancelled:
+            stop_reason = self.reply.stop_reason
         await self.channel.send(self.success_packet(stop_reason))
         self.record.stop_reason = stop_reason
 
@@ -127,9 +145,19 @@ class Prediction:
         pieces.extend((token, "none") for token in reply.answer_tokens())
         return pieces
 
+    def _fail_if_due(self, reply: Reply, *, at_end: bool = False) -> None:
+        """Raise the reply's scripted error once `error_after` fragments have gone out (or at the end)."""
+        failure = reply.failure
+        if failure is None or (not at_end and self.record.fragments < (reply.error_after or 0)):
+            return
+        if reply.unload_on_error:
+            self.emulator.unload(self.instance.identifier)
+        raise EndpointError(failure.payload())
+
     async def _stream_reply(self, reply: Reply) -> str:
         self._start = asyncio.get_running_loop().time()
         for content, reasoning_type in self._pieces(reply):
+            self._fail_if_due(reply)
             stop = self._limit_reached()
             if stop is not None:
                 await self._release_held()
@@ -142,6 +170,7 @@ class Prediction:
             if await self._pace():
                 return "userStopped"
         await self._release_held()
+        self._fail_if_due(reply, at_end=True)
         if reply.tool_calls:
             return await self._send_tool_calls(reply.tool_calls)
         return "eosFound"
@@ -180,7 +209,7 @@ class Prediction:
             self.emulator._changed()
             if await self._pace():
                 return "userStopped"
-        return "toolCalls"
+        return "eosFound"  # LM Studio reports a round that ends in tool calls so (not "toolCalls")
 
     async def _add_answer_token(self, content: str, *, exact: bool) -> bool:
         """Send what can no longer start a stop string; return whether a stop string was completed."""
@@ -216,12 +245,27 @@ class Prediction:
         fragment = {
             "content": content,
             "tokensCount": tokens,
-            "containsDrafted": False,
+            "containsDrafted": self.draft_model is not None and self.record.fragments > 1,
             "reasoningType": reasoning_type,
             "isStructural": reasoning_type in ("reasoningStartTag", "reasoningEndTag"),
         }
+        if self.reply is not None:
+            fragment |= dict(self.reply.fragment_fields)
         await self.channel.send({"type": "fragment", "fragment": fragment})
         self.emulator._changed()
+
+    def draft_stats(self) -> dict[str, Any]:
+        """Speculative-decoding counts, derived from the script: every token after the first was drafted and
+        accepted, and one draft token was rejected for every two accepted."""
+        accepted = max(self.predicted - 1, 0)
+        rejected = (accepted + 1) // 2
+        return {
+            "usedDraftModelKey": self.draft_model.key if self.draft_model is not None else None,
+            "totalDraftTokensCount": accepted + rejected,
+            "acceptedDraftTokensCount": accepted,
+            "rejectedDraftTokensCount": rejected,
+            "ignoredDraftTokensCount": 0,
+        }
 
     def success_packet(self, stop_reason: str) -> dict[str, Any]:
         # Derived from the script (counts and delays), not measured, so that runs are reproducible.
@@ -239,6 +283,10 @@ class Prediction:
         }
         if self.predicted:  # no first token, no time to it: LM Studio leaves the field out
             stats["timeToFirstTokenSec"] = round(first_token, 6)
+        if self.draft_model is not None:
+            stats |= self.draft_stats()
+        if self.reply is not None:
+            stats |= dict(self.reply.stats_fields)
         prediction_fields = [{"key": key, "value": value} for key, value in self.record.config.items()]
         return {
             "type": "success",
@@ -280,6 +328,17 @@ class PredictionEndpoints:
             )
         return self.emulator.presets[name] | config  # the API's own fields override the preset's
 
+    def _draft_model(self, config: dict[str, Any]) -> EmulatedModel | None:
+        """The catalogue model the config names as draft model (LLM or drafter), or LM Studio's error."""
+        key = config.get(DRAFT_MODEL_FIELD)
+        if not key:
+            return None
+        for kind in ("llm", "drafter"):
+            model = self.emulator.registry.find_model(str(key), kind)
+            if model is not None:
+                return model
+        raise EndpointError(error_payload(f'Cannot find model "{key}"'))
+
     async def complete_raw_text(self, channel: Channel, parameter: dict[str, Any]) -> None:
         """lmstudio-js `complete()`: `completeRawText {modelSpecifier, rawPrompt, predictionConfigStack}`.
 
@@ -304,8 +363,11 @@ class PredictionEndpoints:
             identifier=instance.identifier,
         )
         if record.image_count and not instance.model.vision:
-            raise EndpointError(error_payload("Model does not support images. Please use a model that does."))
-        prediction = Prediction(self.emulator, channel, instance, record, raw_prompt)
+            raise EndpointError(IMAGES_UNSUPPORTED.payload())
+        if raw_prompt is None:
+            check_template(instance.model, messages)
+        draft_model = self._draft_model(config)
+        prediction = Prediction(self.emulator, channel, instance, record, raw_prompt, draft_model)
         prediction.check_context()
         self.emulator.record(record)
         try:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ._errors import MODEL_CRASHED, ErrorPayload
 from ._schema import sample_for_schema
 
 __all__ = [
@@ -41,13 +42,41 @@ class Reply:
     `text` is split into word-sized tokens, one `fragment` packet each; `reasoning` comes first, between
     `<think>` tags. `fragments`, when given, replaces that split: each string goes out as one fragment
     exactly as it is (lone UTF-16 surrogates such as "\\ud83d" included, as JSON escapes). `tool_calls`
-    follow the text; the prediction then stops with `toolCalls`.
+    follow the text; the round then ends with `eosFound`, as LM Studio reports it.
+
+    Errors and an LM Studio newer than its SDK:
+
+    * `error`: the prediction fails with this LM Studio error payload (an `ErrorPayload`, or a string as
+      its title) once `error_after` fragments have gone out (0, the default: before the first), e.g.
+      `Reply(error=MLX_CONTEXT_EXCEEDED)` or `Reply("one two three four", error_after=3)`. `error_after`
+      alone fails with `MODEL_CRASHED`, as a crashing engine does mid-stream; `unload_on_error` also
+      unloads the instance as the error goes out (the engine process is gone).
+    * `stop_reason`: sent as `stats.stopReason` in the final `success` packet instead of the one the
+      emulator works out (unless the client cancelled), any string, even one the SDK does not know:
+      `Reply("Hi", stop_reason="modelCrashed")`.
+    * `fragment_fields` / `stats_fields`: extra fields in every `fragment` and in the `success` packet's
+      `stats` (they override the emulator's own), e.g. `Reply("Hi", stats_fields={"newCounter": 3})`.
     """
 
-    text: str
+    text: str = ""
     reasoning: str = ""
     fragments: Sequence[str] | None = None
     tool_calls: Sequence[ToolCall] = ()
+    error: ErrorPayload | str | None = None
+    error_after: int | None = None
+    unload_on_error: bool = False
+    stop_reason: str | None = None
+    fragment_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    stats_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def failure(self) -> ErrorPayload | None:
+        """The error this reply ends with, if any (`error`, or `MODEL_CRASHED` for `error_after` alone)."""
+        if isinstance(self.error, str):
+            return ErrorPayload(self.error)
+        if self.error is None and self.error_after is not None:
+            return MODEL_CRASHED
+        return self.error
 
     def answer_tokens(self) -> list[str]:
         """The answer's fragments: the scripted ones, or `text` split into tokens."""
