@@ -7,7 +7,9 @@ checks `output_file` before anything is generated, so a call that cannot write i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
 
 import anyio
 
@@ -23,7 +25,12 @@ from ..files import (
 )
 from ..types import Chat, Image
 
-__all__ = ["FileAccess", "read_for_call", "with_files", "write_output"]
+__all__ = ["FileAccess", "narrowed_by_roots", "read_for_call", "with_files", "write_output"]
+
+logger = logging.getLogger(__name__)
+
+#: How long a client may take to list its roots before the call goes on with the configured directories.
+ROOTS_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,25 @@ class FileAccess:
 
     allowed: AllowedDirectories
     allow_write: bool
+
+
+async def narrowed_by_roots(access: FileAccess, session: Any) -> FileAccess:
+    """`access` narrowed to the client's roots, where the client offers them (2025-11-25 era `roots`).
+
+    Roots only ever narrow the configured set (`AllowedDirectories.narrowed`); a client that does not offer
+    them, or fails to list them in time, leaves it as configured. The 2026-07-28 revision deprecates roots
+    (SEP-2577) in favour of server configuration, which `--allow-dir` is.
+    """
+    capabilities = getattr(session, "client_capabilities", None)
+    if not access.allowed or capabilities is None or getattr(capabilities, "roots", None) is None:
+        return access
+    try:
+        with anyio.fail_after(ROOTS_TIMEOUT_S):
+            listed = await session.list_roots()
+    except Exception as exc:  # any failure of the client's side leaves the configured set: never wider
+        logger.info("The client did not list its roots (%s); using the allowed directories as configured", exc)
+        return access
+    return replace(access, allowed=access.allowed.narrowed([str(root.uri) for root in listed.roots]))
 
 
 async def read_for_call(access: FileAccess, entries: list[str] | None) -> FileBundle | None:
@@ -44,7 +70,7 @@ async def read_for_call(access: FileAccess, entries: list[str] | None) -> FileBu
     if not entries:
         return None
     if not access.allowed:
-        raise NoAllowedDirectoriesError()
+        raise NoAllowedDirectoriesError(roots=access.allowed.roots)
     return await anyio.to_thread.run_sync(read_files, entries, access.allowed)
 
 
@@ -57,7 +83,7 @@ async def output_target(access: FileAccess, entry: str | None, *, overwrite: boo
     if entry is None:
         return None
     if not access.allowed and access.allow_write:
-        raise NoAllowedDirectoriesError(field="output_file")
+        raise NoAllowedDirectoriesError(field="output_file", roots=access.allowed.roots)
     return await anyio.to_thread.run_sync(
         lambda: check_output_target(entry, access.allowed, allow_write=access.allow_write, overwrite=overwrite)
     )

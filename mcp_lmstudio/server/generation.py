@@ -24,7 +24,7 @@ from ..models.think_first import think_first_events
 from ..types import Chat, Image, JsonSchema
 from .arguments import GenerationRequest
 from .conversations import Continuation, continuation_for, owner_of, save_turn
-from .file_context import output_target, read_for_call, with_files, write_output
+from .file_context import narrowed_by_roots, output_target, read_for_call, with_files, write_output
 from .progress import ProgressReporter
 from .state import AppState
 from .tasks import task_time_limit, task_timeout_error
@@ -69,8 +69,11 @@ async def run_generation(
     continuation = await continuation_for(
         state.history, by_reference.previous_response_id, owner_of(ctx.request_context.request), request.model_input
     )
-    bundle = await read_for_call(state.file_access, by_reference.files)
-    target = await output_target(state.file_access, by_reference.output_file, overwrite=by_reference.overwrite)
+    access = state.file_access
+    if by_reference.files or by_reference.output_file:
+        access = await narrowed_by_roots(access, ctx.request_context.session)
+    bundle = await read_for_call(access, by_reference.files)
+    target = await output_target(access, by_reference.output_file, overwrite=by_reference.overwrite)
     user_turn = with_files(request.model_input, bundle)
     system = by_reference.system if by_reference.system is not None else continuation.system
     call = dataclasses.replace(
@@ -80,7 +83,7 @@ async def run_generation(
     tool_result = finish(result)
     written = None
     if target is not None:
-        written = await write_output(state.file_access, target, result.text, overwrite=by_reference.overwrite)
+        written = await write_output(access, target, result.text, overwrite=by_reference.overwrite)
     response_id = None
     if not isinstance(user_turn, Chat):
         response_id = await save_turn(

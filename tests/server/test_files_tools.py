@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
+from mcp.types import ListRootsResult, Root
 
 from mcp_lmstudio.server import create_server
 from mcp_lmstudio.settings import Settings
@@ -135,3 +136,19 @@ async def test_files_over_stdio(emulator: LMStudioEmulator, project: Path) -> No
     assert not result.is_error, text_of(result)
     assert result.meta is not None and result.meta["files"][0]["path"] == "src/small.py"
     assert "small file" in emulator.predictions[-1].last_user_text
+
+
+async def test_client_roots_narrow_the_allowed_directories_never_widen(
+    emulator: LMStudioEmulator, project: Path
+) -> None:
+    async def roots(_context: object) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=(project / "src").as_uri()), Root(uri=project.parent.as_uri())])
+
+    server = create_server(Settings(host=emulator.api_host, allow_dirs=(str(project),)))
+    async with Client(server, mode="legacy", list_roots_callback=roots) as client:  # type: ignore[arg-type]
+        inside = await client.call_tool("generate", {"prompt": "x", "files": [str(project / "src" / "small.py")]})
+        narrowed_out = await client.call_tool("generate", {"prompt": "x", "files": [str(project / "logo.png")]})
+        widened = await client.call_tool("generate", {"prompt": "x", "files": [str(project.parent / "app-evil")]})
+    assert not inside.is_error, text_of(inside)
+    assert narrowed_out.is_error and widened.is_error
+    assert len(emulator.predictions) == 1
