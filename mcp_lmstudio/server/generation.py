@@ -20,7 +20,9 @@ from mcp.types import CallToolResult, TextContent
 from ..errors import GenerationTimeoutError, InvalidInputError, LMStudioUnavailableError
 from ..files import FileBundle, WrittenFile, receipt
 from ..models.events import GenerationResult
+from ..models.preflight import ContextOverflowError
 from ..models.think_first import think_first_events
+from ..text import plural
 from ..types import Chat, Image, JsonSchema
 from .arguments import GenerationRequest
 from .conversations import Continuation, continuation_for, owner_of, save_turn
@@ -79,7 +81,12 @@ async def run_generation(
     call = dataclasses.replace(
         request, model_input=_conversation(system, continuation, user_turn), model=request.model or continuation.model
     )
-    result = await generate(ctx, call, stream_text=stream_text, output_type=output_type, think_first=think_first)
+    try:
+        result = await generate(ctx, call, stream_text=stream_text, output_type=output_type, think_first=think_first)
+    except ContextOverflowError as exc:
+        if continuation.turns:
+            raise _history_overflow(exc, len(continuation.turns)) from exc
+        raise
     tool_result = finish(result)
     written = None
     if target is not None:
@@ -96,6 +103,15 @@ async def run_generation(
 
 def _system_with_messages() -> InvalidInputError:
     return InvalidInputError("`system` goes with `prompt`; with `messages`, make the first message the system turn.")
+
+
+def _history_overflow(exc: ContextOverflowError, turns: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"{exc} The conversation being continued holds {plural(turns, 'earlier turn')}, replayed in full: start a "
+        "new conversation (call without previous_response_id, with a summary of what matters), use a model "
+        "loaded with a longer context, or pass context_overflow 'rolling_window' (LM Studio drops the oldest "
+        "turns) or 'truncate_middle'."
+    )
 
 
 def _conversation(

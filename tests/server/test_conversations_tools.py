@@ -14,9 +14,10 @@ from mcp.types import CallToolResult
 
 from mcp_lmstudio.server import create_server
 from mcp_lmstudio.settings import Settings
-from mcp_lmstudio.testing import LMStudioEmulator
+from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.stdio_support import server_params
 from tests.support import text_of
+from tests.tasks_support import PollingTasksClient, poll, start_task
 from tests.test_http import http_server
 
 pytestmark = pytest.mark.anyio
@@ -73,8 +74,6 @@ async def test_files_read_in_a_turn_are_not_read_again(emulator: LMStudioEmulato
 
 
 async def test_reasoning_is_not_replayed(emulator: LMStudioEmulator) -> None:
-    from mcp_lmstudio.testing import Reply
-
     emulator.reply = Reply("Paris.", reasoning="secret thoughts")
     async with Client(create_server(Settings(host=emulator.api_host, history="memory"))) as client:
         first = _id(await client.call_tool("generate", {"prompt": "capital?"}))
@@ -131,3 +130,29 @@ async def test_over_http_an_id_belongs_to_the_authorization_that_made_it(
     assert not again.is_error, text_of(again)
     assert stolen.is_error and "unknown or expired" in text_of(stolen)
     assert len(emulator.predictions) == 2
+
+
+async def test_a_conversation_that_outgrows_the_context_says_how_many_turns(emulator: LMStudioEmulator) -> None:
+    emulator.reply = Reply("word " * 1500)  # each answer fills a good part of the 4,096-token default context
+    async with Client(create_server(Settings(host=emulator.api_host, history="memory"))) as client:
+        previous = _id(await client.call_tool("generate", {"prompt": "talk"}))
+        for _ in range(3):
+            result = await client.call_tool("generate", {"prompt": "more", "previous_response_id": previous})
+            if result.is_error:
+                break
+            previous = _id(result)
+    assert result.is_error
+    message = text_of(result)
+    assert "earlier turn" in message and "new conversation" in message and "rolling_window" in message
+
+
+async def test_a_conversation_continues_as_an_mcp_task(emulator: LMStudioEmulator) -> None:
+    server = create_server(Settings(host=emulator.api_host, history="memory"))
+    async with Client(server, extensions=[PollingTasksClient()]) as client:
+        created = await start_task(client, "generate", {"prompt": "first as a task"})
+        task = await poll(client.session, created.task_id)
+        first = task["result"]["structuredContent"]["response_id"]
+        created = await start_task(client, "generate", {"prompt": "second", "previous_response_id": first})
+        task = await poll(client.session, created.task_id)
+    assert task["status"] == "completed" and "error" not in task
+    assert ("user", "first as a task") in _roles_and_texts(emulator.predictions[-1].history)
