@@ -11,6 +11,7 @@ would naturally catch::
     ├── LMStudioUnavailableError (ConnectionError)   LM Studio not reachable, or the link dropped
     ├── GenerationTimeoutError (TimeoutError)        the per-call time limit expired
     ├── GenerationFailedError (RuntimeError)         LM Studio reported an error for a prediction
+    ├── ContextOverflowError (ValueError)            the prompt does not fit the model's loaded context
     └── StructuredOutputError (ValueError)           output that is not valid JSON for the schema
 
 Messages say what went wrong, the offending value, and what to do next: they are read by people and
@@ -76,6 +77,19 @@ class GenerationFailedError(McpLmStudioError, RuntimeError):
     def __init__(self, message: str, *, reason: str = "lmstudio") -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class ContextOverflowError(McpLmStudioError, ValueError):
+    """The prompt (plus the tokens to generate) does not fit the model's loaded context.
+
+    `prompt_tokens` is None when LM Studio refused the prompt rather than this module counting it.
+    """
+
+    def __init__(self, message: str, *, model: str, prompt_tokens: int | None, context_length: int) -> None:
+        super().__init__(message)
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
 
 
 class StructuredOutputError(McpLmStudioError, ValueError):

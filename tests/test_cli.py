@@ -103,10 +103,13 @@ def test_the_package_exports_exactly_its_public_names() -> None:
 
 
 def test_starting_the_server_does_not_import_the_lmstudio_sdk() -> None:
+    """Nor our HTTP transport (stdio does not need it; `import mcp` itself still imports uvicorn and starlette,
+    upstream), nor the PDF and imaging libraries (only a call with such files needs them)."""
     code = (
-        "import sys, mcp_lmstudio.cli.command, mcp_lmstudio.server.app;"
+        "import sys, mcp_lmstudio.cli.command, mcp_lmstudio.server.app, mcp_lmstudio.transports.stdio;"
         "mcp_lmstudio.server.app.create_server(mcp_lmstudio.cli.command.parse_settings([], {})[1]);"
-        "print(sorted(m for m in ('lmstudio', 'jsonschema', 'websockets') if m in sys.modules))"
+        "print(sorted(m for m in ('lmstudio', 'jsonschema', 'websockets', 'mcp_lmstudio.transports.http', 'pypdf', "
+        "'PIL') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     assert out.strip() == "[]"

@@ -20,7 +20,7 @@ import anyio
 from .. import __version__
 from ..models.session import LMStudioSession
 from ..settings import LOG_LEVELS, LogLevel, Settings
-from ..transports.http import is_loopback
+from ..transports.addresses import is_loopback
 from .offload_options import add_offload_arguments, offload_settings
 
 __all__ = ["configure_logging", "main", "parse_settings"]

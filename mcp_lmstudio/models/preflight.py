@@ -23,7 +23,7 @@ from typing import Any
 
 import lmstudio
 
-from ..errors import McpLmStudioError
+from ..errors import ContextOverflowError
 from ..types import Chat, Image
 
 __all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow_policy"]
@@ -40,19 +40,6 @@ _SLACK = 64
 
 #: The start of LM Studio's own error for a prompt that does not fit (llama.cpp engine, 0.3 and 0.4).
 _LM_STUDIO_OVERFLOW = "Trying to keep the first"
-
-
-class ContextOverflowError(McpLmStudioError, ValueError):
-    """The prompt (plus the tokens to generate) does not fit the model's loaded context.
-
-    `prompt_tokens` is None when LM Studio refused the prompt rather than this module counting it.
-    """
-
-    def __init__(self, message: str, *, model: str, prompt_tokens: int | None, context_length: int) -> None:
-        super().__init__(message)
-        self.model = model
-        self.prompt_tokens = prompt_tokens
-        self.context_length = context_length
 
 
 _LONGER_CONTEXT = (

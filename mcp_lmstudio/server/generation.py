@@ -17,10 +17,9 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 
-from ..errors import GenerationTimeoutError, InvalidInputError, LMStudioUnavailableError
+from ..errors import ContextOverflowError, GenerationTimeoutError, InvalidInputError, LMStudioUnavailableError
 from ..files import FileBundle, WrittenFile, receipt
 from ..models.events import GenerationResult
-from ..models.preflight import ContextOverflowError
 from ..models.think_first import think_first_events
 from ..text import plural
 from ..types import Chat, Image, JsonSchema

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import hmac
-import ipaddress
 import socket
 from typing import Any
 
@@ -16,6 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..settings import Settings
+from .addresses import is_loopback
 
 __all__ = [
     "SHUTDOWN_GRACE_S",
@@ -30,16 +30,6 @@ __all__ = [
 
 #: On SIGTERM/SIGINT, how long calls in flight get before they are cancelled.
 SHUTDOWN_GRACE_S = 1
-
-
-def is_loopback(address: str) -> bool:
-    """Whether `address` only accepts connections from this machine."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 class BearerTokenMiddleware:
