@@ -16,6 +16,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from mcp_lmstudio.cli.command import parse_settings
 from mcp_lmstudio.testing import DEFAULT_MODELS, EmulatedModel, LMStudioEmulator, Reply
 from mcp_lmstudio.testing._records import PredictionRecord, default_reply
 from tests.support import PNG_BYTES, text_of
@@ -36,6 +37,21 @@ RUN_HERE = {
     ".venv/bin/python -m mcp_lmstudio.testing --port 1234": "test_the_emulator_command",
     ".venv/bin/python -m pytest -m lmstudio": "test_the_live_tests_against_an_emulated_lm_studio",
     "LMSTUDIO_API_TOKEN=sk-lm-... mcp-lmstudio": "test_the_api_token_command",
+    ".venv/bin/python scripts/release_check.py v0.1.0": "test_the_release_check_command",
+    "claude mcp add lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
+    "claude mcp add lmstudio -- /absolute/path/to/mcp-lmstudio": "test_the_claude_mcp_add_commands",
+    "claude mcp add --env LMSTUDIO_MODEL=qwen3-8b lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
+    "claude mcp add --scope project lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
+}
+
+#: README commands that cannot run here, each with the reason and what runs in its place.
+NOT_RUN_HERE = {
+    "uvx mcp-lmstudio check": "needs the package on PyPI; scripts/wheel_install.py (CI) runs "
+    "`uvx --from <the built wheel> mcp-lmstudio check` with an API token, the same resolution",
+    "pipx install mcp-lmstudio": "needs the package on PyPI; pipx installs with pip into an environment of its own, "
+    "as scripts/wheel_install.py (CI) does with the built wheel",
+    "git tag v0.1.0 && git push origin v0.1.0": "publishes a release (needs the GitHub repository and the PyPI "
+    "trusted publisher); tests/packaging/test_workflows.py checks the workflow it starts",
 }
 
 
@@ -63,9 +79,11 @@ def test_every_readme_command_is_run() -> None:
     assert len(shown) >= 10
     for command in shown:
         is_ci = command == ".ci/run" or any(command in line for line in CI_LINES)  # CI runs `bash .ci/run`
-        assert is_ci or command in RUN_HERE, f"nothing runs the README command {command!r}"
+        assert is_ci or command in RUN_HERE or command in NOT_RUN_HERE, f"nothing runs the README command {command!r}"
     for test_name in RUN_HERE.values():
         assert test_name in globals(), test_name
+    assert set(NOT_RUN_HERE) <= set(shown), "an exception for a command the README no longer shows"
+    assert not set(NOT_RUN_HERE) & CI_LINES
 
 
 def test_the_readme_opens_with_the_two_commands_for_a_fresh_machine() -> None:
@@ -199,3 +217,75 @@ async def test_the_api_token_command() -> None:
                 result = await client.call_tool("generate", {"prompt": "with a token"})
     assert text_of(result) == "You said: with a token" or "lmstudio>=1.6.0b1" in text_of(result), text_of(result)
     assert token not in text_of(result)
+
+
+def test_the_release_check_command() -> None:
+    """Passes, or (before a release is prepared) says only that the changelog's section is not dated yet."""
+    completed = subprocess.run(
+        local(".venv/bin/python scripts/release_check.py v0.1.0"), cwd=ROOT, capture_output=True, text=True,
+        check=False, timeout=60,
+    )  # fmt: skip
+    problems = completed.stderr.splitlines()
+    assert completed.returncode == 0 or all("still says unreleased" in line for line in problems), problems
+
+
+def claude_mcp_add(command: str) -> tuple[dict[str, str], list[str]]:
+    """`claude mcp add [options] NAME -- COMMAND ARGS...`: the environment it sets and the server command."""
+    options, server = command.removeprefix("claude mcp add ").split(" -- ")
+    words, env = options.split(), {}
+    while words[0].startswith("-"):
+        flag, value, *words = words
+        assert flag in ("-e", "--env", "-s", "--scope"), flag
+        if flag in ("-e", "--env"):
+            env.update([value.split("=", 1)])
+        else:
+            assert value in ("local", "user", "project")
+    assert words == ["lmstudio"]
+    return env, server.split()
+
+
+@pytest.mark.anyio
+async def test_the_claude_mcp_add_commands() -> None:
+    """`claude` itself (Claude Code's CLI) is not run: each command after `--` is. The clone's starts a working
+    server; `uvx mcp-lmstudio` is the published package (scripts/wheel_install.py runs it from the built wheel),
+    so here its options are checked against the CLI."""
+    shown = [command for command in commands() if command.startswith("claude mcp add")]
+    assert set(shown) == {command for command, test in RUN_HERE.items() if test == "test_the_claude_mcp_add_commands"}
+    for command in shown:
+        env, server = claude_mcp_add(command)
+        if server[0] == "uvx":
+            assert server[1] == "mcp-lmstudio"
+            _command, settings = parse_settings(server[2:], env)
+            assert settings.model == env.get("LMSTUDIO_MODEL")
+            continue
+        assert server[0] == PLACEHOLDER
+        async with LMStudioEmulator(models=[*DEFAULT_MODELS, QWEN]) as emulator:
+            params = StdioServerParameters(
+                command=str(BIN / "mcp-lmstudio"), args=server[1:],
+                env={**os.environ, **env, "LMSTUDIO_HOST": emulator.api_host},
+            )  # fmt: skip
+            with anyio.fail_after(60):
+                async with Client(params) as client:
+                    result = await client.call_tool("generate", {"prompt": "from claude mcp add"})
+        assert text_of(result) == "You said: from claude mcp add"
+
+
+def test_the_readme_names_the_windows_paths_and_the_published_commands() -> None:
+    for text in (
+        r".venv\Scripts\mcp-lmstudio.exe",
+        r"%APPDATA%\Claude\claude_desktop_config.json",
+        "uvx mcp-lmstudio",
+        "pipx install mcp-lmstudio",
+        "releases/latest",
+        "asked to approve",
+    ):
+        assert text in README, text
+    # The installed commands come right after the quick start, and say they need the package on PyPI.
+    assert README.index("uvx mcp-lmstudio") < README.index("```bash")
+    assert "once published" in README[: README.index("## Add it to your MCP client")]
+
+
+def test_the_readme_carries_the_registry_name() -> None:
+    """The MCP registry accepts a PyPI package whose description (this README) names the server.json entry."""
+    server = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))
+    assert f"mcp-name: {server['name']}" in README
