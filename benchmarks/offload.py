@@ -108,8 +108,8 @@ async def server_side(calls: int) -> list[tuple[str, float, float]]:
                 files = await per_call(with_files, calls)
                 rows.append(("plain call (history off)", *plain))
                 rows.append(("+ read, expand, count 1 MB (50 files)", files[0] - plain[0], files[1] - plain[1]))
-            for history in ("memory", f"sqlite:{Path(tmp) / 'history.sqlite3'}"):
-                rows.append(await _turn_cost(emulator, history, plain, calls))
+            rows.append(await _turn_cost(emulator, "memory", plain, calls))
+            rows.append(await _turn_cost(emulator, f"sqlite:{Path(tmp) / 'history.sqlite3'}", plain, calls))
     return rows
 
 

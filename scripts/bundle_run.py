@@ -32,6 +32,19 @@ def fill(value: str, dirname: Path, user_config: dict[str, str]) -> str:
     return re.sub(r"\$\{user_config\.(\w+)\}", lambda m: user_config.get(m[1], ""), value)
 
 
+def fill_args(args: list[str], dirname: Path, user_config: dict[str, str], lists: dict[str, list[str]]) -> list[str]:
+    """The args as an MCPB host fills them: a `multiple` setting alone in an argument expands into one argument
+    per value (none when empty)."""
+    filled: list[str] = []
+    for arg in args:
+        whole = re.fullmatch(r"\$\{user_config\.(\w+)\}", arg)
+        if whole and whole[1] in lists:
+            filled.extend(lists[whole[1]])
+        else:
+            filled.append(fill(arg, dirname, user_config))
+    return filled
+
+
 def main() -> int:
     started = time.monotonic()
     version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
@@ -46,10 +59,11 @@ def main() -> int:
             archive.extractall(unpacked)
         config = json.loads((unpacked / "manifest.json").read_text(encoding="utf-8"))["server"]["mcp_config"]
         with emulator("--api-token", TOKEN) as api_host:
-            user_config = {"host": api_host, "model": "", "timeout": "55", "api_token": TOKEN}
+            user_config = {"host": api_host, "model": "", "timeout": "55", "api_token": TOKEN, "allow_write": "false"}
             env = {name: fill(value, unpacked, user_config) for name, value in config["env"].items()}
             env = {**uv_env(Path(tmp) / "uv-cache"), **env, "MCP_LMSTUDIO_LOG_LEVEL": "WARNING"}
-            args = [fill(arg, unpacked, user_config) for arg in config["args"]]
+            # One allowed directory, as a user who picked a folder in Claude Desktop's settings has it.
+            args = fill_args(config["args"], unpacked, user_config, {"allowed_directories": [tmp]})
             print(f"{config['command']} {' '.join(args)}  (with the token in LMSTUDIO_API_TOKEN)")
             call_with_token(uv_executable, args, env, "the bundle")
         # The environment `uv run` made for the bundle: which lmstudio it resolved.

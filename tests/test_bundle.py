@@ -27,6 +27,30 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
 
 
+def args_as_claude_desktop_fills_them(directories: list[str]) -> list[str]:
+    """The server's options from the manifest's args, the `multiple` directory setting expanded into one argument
+    per folder the user picked (none when none), as MCPB hosts expand an array setting."""
+    args = MANIFEST["server"]["mcp_config"]["args"]
+    options = args[args.index("mcp-lmstudio") + 1 :]
+    return [v for arg in options for v in (directories if arg == "${user_config.allowed_directories}" else [arg])]
+
+
+def test_the_folders_setting_becomes_the_allowed_directories(tmp_path: Path) -> None:
+    assert MANIFEST["user_config"]["allowed_directories"]["type"] == "directory"
+    assert MANIFEST["user_config"]["allowed_directories"]["multiple"] is True
+    picked = [str(tmp_path / "a"), str(tmp_path / "b")]
+    for folder in picked:
+        Path(folder).mkdir()
+    _, settings = parse_settings(
+        args_as_claude_desktop_fills_them(picked), as_claude_desktop_fills_it({"allow_write": "true"})
+    )
+    assert (settings.allow_dirs, settings.allow_write) == (tuple(picked), True)
+    _, none = parse_settings(
+        args_as_claude_desktop_fills_them([]), as_claude_desktop_fills_it({"allow_write": "false"})
+    )
+    assert (none.allow_dirs, none.allow_write) == ((), False)
+
+
 def as_claude_desktop_fills_it(values: dict[str, str]) -> dict[str, str]:
     """The server's environment from the manifest, with `${user_config.x}` replaced by what the user entered."""
     env = MANIFEST["server"]["mcp_config"]["env"]
@@ -40,7 +64,7 @@ def test_the_manifest_matches_the_package() -> None:
     assert MANIFEST["version"] == project["version"]
     assert MANIFEST["name"] == project["name"]
     assert MANIFEST["server"]["type"] == "uv"
-    assert MANIFEST["server"]["mcp_config"]["args"][-1] in project["scripts"]
+    assert "mcp-lmstudio" in MANIFEST["server"]["mcp_config"]["args"] and "mcp-lmstudio" in project["scripts"]
     assert (ROOT / MANIFEST["server"]["entry_point"]).is_file()
 
 
@@ -52,7 +76,14 @@ async def test_the_manifest_lists_the_servers_tools() -> None:
 
 
 def test_every_user_setting_reaches_the_server_and_empty_ones_mean_the_default() -> None:
-    assert set(MANIFEST["user_config"]) == {"host", "model", "timeout", "api_token"}
+    assert set(MANIFEST["user_config"]) == {
+        "host",
+        "model",
+        "timeout",
+        "api_token",
+        "allowed_directories",
+        "allow_write",
+    }
     filled = as_claude_desktop_fills_it({"host": "http://127.0.0.1:1234/v1", "model": "qwen3-8b", "timeout": "55"})
     _, settings = parse_settings([], filled)
     assert (settings.host, settings.model, settings.timeout) == ("127.0.0.1:1234", "qwen3-8b", 55.0)

@@ -26,6 +26,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_LINES = {line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()}
 BIN = Path(sys.executable).parent  # in CI, the README's own .venv/bin
 PLACEHOLDER = "/absolute/path/to/mcp-lmstudio"
+PROJECT_PLACEHOLDER = "/absolute/path/to/your/project"
 #: The model key the README's examples use.
 QWEN = EmulatedModel("qwen3-8b", "Qwen3 8B", vision=True)
 
@@ -38,10 +39,12 @@ RUN_HERE = {
     ".venv/bin/python -m pytest -m lmstudio": "test_the_live_tests_against_an_emulated_lm_studio",
     "LMSTUDIO_API_TOKEN=sk-lm-... mcp-lmstudio": "test_the_api_token_command",
     ".venv/bin/python scripts/release_check.py v0.1.0": "test_the_release_check_command",
-    "claude mcp add lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
-    "claude mcp add lmstudio -- /absolute/path/to/mcp-lmstudio": "test_the_claude_mcp_add_commands",
-    "claude mcp add --env LMSTUDIO_MODEL=qwen3-8b lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
-    "claude mcp add --scope project lmstudio -- uvx mcp-lmstudio": "test_the_claude_mcp_add_commands",
+    "claude mcp add lmstudio -- uvx mcp-lmstudio --allow-dir .": "test_the_claude_mcp_add_commands",
+    "claude mcp add lmstudio -- /absolute/path/to/mcp-lmstudio --allow-dir .": "test_the_claude_mcp_add_commands",
+    "claude mcp add --env LMSTUDIO_MODEL=qwen3-8b lmstudio -- uvx mcp-lmstudio --allow-dir .": (
+        "test_the_claude_mcp_add_commands"
+    ),
+    "claude mcp add --scope project lmstudio -- uvx mcp-lmstudio --allow-dir .": "test_the_claude_mcp_add_commands",
 }
 
 #: README commands that cannot run here, each with the reason and what runs in its place.
@@ -166,19 +169,29 @@ def client_configs() -> list[tuple[str, dict[str, Any]]]:
 
 def test_the_readme_shows_a_config_for_each_client() -> None:
     assert len(client_configs()) == 5  # Claude Desktop, Claude Code, VS Code, Cursor, LM Studio
+    allowing = [config for _name, config in client_configs() if "--allow-dir" in config.get("args", [])]
+    assert len(allowing) == 3  # files by path, shown for Claude Desktop, Claude Code and VS Code
     assert all(config["command"] == PLACEHOLDER for _name, config in client_configs())
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("name", "config"), client_configs(), ids=[name for name, _ in client_configs()])
-async def test_each_client_config_starts_a_working_server(name: str, config: dict[str, Any]) -> None:
+async def test_each_client_config_starts_a_working_server(name: str, config: dict[str, Any], tmp_path: Path) -> None:
+    """Started in a project directory (as Claude Code and VS Code start servers), with the README's project path
+    standing for it: where a config allows a directory, a file in it is read by path."""
     command = config["command"].replace(PLACEHOLDER, str(BIN / "mcp-lmstudio"))
+    args = [arg.replace(PROJECT_PLACEHOLDER, str(tmp_path)) for arg in config.get("args", [])]
+    (tmp_path / "notes.txt").write_text("the README's project file")
     async with LMStudioEmulator(models=[*DEFAULT_MODELS, QWEN]) as emulator:
         env = {**os.environ, **config.get("env", {}), "LMSTUDIO_HOST": emulator.api_host}
-        params = StdioServerParameters(command=command, args=config.get("args", []), env=env)
+        params = StdioServerParameters(command=command, args=args, env=env, cwd=tmp_path)
         with anyio.fail_after(60):
             async with Client(params) as client:
                 result = await client.call_tool("generate", {"prompt": f"hello from {name}"})
+                if "--allow-dir" in args:
+                    read = await client.call_tool("generate", {"prompt": "read", "files": ["notes.txt"]})
+                    assert not read.is_error, text_of(read)
+                    assert "the README's project file" in emulator.predictions[-1].last_user_text
     assert text_of(result) == f"You said: hello from {name}"
 
 

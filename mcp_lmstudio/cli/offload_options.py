@@ -28,9 +28,10 @@ def add_offload_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the four flags to the command's parser."""
     parser.add_argument(
         "--allow-dir",
-        action="append",
+        action="extend",
+        nargs="*",  # one or more, repeatable; none at all too, as an MCP Bundle passes an empty directory list
         metavar="DIR",
-        help=f"a directory `files` may read from, repeatable; `.` is where the server starts (env {ENV_ALLOW_DIRS}, "
+        help=f"directories `files` may read from, repeatable; `.` is where the server starts (env {ENV_ALLOW_DIRS}, "
         "separated by the OS path separator; default: none)",
     )
     parser.add_argument(
