@@ -27,8 +27,9 @@ def structured_schema(json_schema: dict[str, Any] | str | None, regex: str | Non
         )
     if json_schema is None:
         raise InvalidInputError("Give `json_schema`: the JSON schema the answer must satisfy.")
-    check_text(json.dumps(json_schema, ensure_ascii=False), "`json_schema`")
-    return JsonSchema(json_schema)
+    schema = JsonSchema(json_schema)  # checks the depth before anything recursive runs
+    check_text(json.dumps(schema.schema, ensure_ascii=False), "`json_schema`")
+    return schema
 
 
 def parse_structured(result: GenerationResult, schema: dict[str, Any]) -> Any:
