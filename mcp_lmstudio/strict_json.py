@@ -21,6 +21,7 @@ __all__ = [
     "MAX_INTEGER_DIGITS",
     "NonStandardJSONError",
     "NumberTooLongError",
+    "TOO_DEEP_MESSAGE",
     "TooDeepError",
     "check_depth",
     "loads",
@@ -30,6 +31,12 @@ __all__ = [
 #: Deepest nesting (arrays and objects) read by default. Far beyond any real document, and well inside what
 #: the recursive code downstream (validators, encoders) handles within Python's recursion limit.
 DEFAULT_MAX_DEPTH = 128
+#: What a call says when a document in it (arguments, schema, or what LM Studio or the model sent) was too deep
+#: for a recursive parser that had no limit of its own.
+TOO_DEEP_MESSAGE = (
+    "Something in this call is nested too deeply to process: the arguments, the JSON schema, or what the model "
+    "wrote. Flatten it, or ask the model for a flatter answer, and try again; other calls are not affected."
+)
 #: Longest integer literal read (Python's own default limit for converting text to an integer).
 MAX_INTEGER_DIGITS = 4300
 

@@ -27,6 +27,7 @@ from ..models.events import GenerationResult
 from ..models.session import LMStudioSession
 from ..models.think_first import think_first_events
 from ..settings import Settings
+from ..strict_json import TOO_DEEP_MESSAGE
 from ..text import valid_unicode
 from ..types import JsonSchema
 from .argument_errors import explain_validation_error
@@ -104,6 +105,9 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
         except (McpLmStudioError, TypeError, ValueError) as exc:
             logger.info("%s failed: %s", wrapper.__name__, exc)
             return error_result(valid_unicode(str(exc)))
+        except RecursionError:  # a document too deep for a recursive parser (here or in the SDK): this call's error
+            logger.warning("%s failed: a document was nested too deeply", wrapper.__name__, exc_info=True)
+            return error_result(TOO_DEEP_MESSAGE)
 
     return cast(_ToolFunction, wrapper)
 
