@@ -53,6 +53,7 @@ from .arguments import (
     build_request,
     compact_schema,
 )
+from .call_log import logged_call, note_generation
 from .progress import ProgressReporter
 from .results import (
     GenerateOutput,
@@ -158,6 +159,7 @@ async def _generate(
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, GenerationResult):
+                    note_generation(event)
                     await reporter.flush()
                     return event
                 await reporter.on_event(event)
@@ -198,7 +200,10 @@ class _Server(MCPServer[AppState]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        return sendable_tool_result(await super().call_tool(name, arguments, context), name)
+        with logged_call(name, arguments) as call:
+            result = sendable_tool_result(await super().call_tool(name, arguments, context), name)
+            call.finish(result)
+        return result
 
 
 def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:
