@@ -269,12 +269,14 @@ def _is_generated_dataclass_doc(schema_type: type[Any], description: object) -> 
 
 def _schema_from_string(text: str) -> dict[str, Any]:
     try:
-        parsed = strict_json.loads(text)
+        parsed = strict_json.loads(text, max_depth=MAX_SCHEMA_DEPTH)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"The JSON schema string is not valid JSON ({exc.msg} at position {exc.pos}): {text[:80]!r}. "
             'Pass a JSON object such as \'{"type": "object"}\'.'
         ) from None
+    except strict_json.TooDeepError:
+        raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.") from None
     except strict_json.NonStandardJSONError as exc:
         raise InvalidInputError(f"The JSON schema string is not valid JSON ({exc}): {text[:80]!r}.") from None
     if not isinstance(parsed, dict):
@@ -344,6 +346,8 @@ def _nodes_in(node: Any) -> Iterator[Any]:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise `InvalidInputError` unless `schema` is a valid JSON schema of its declared draft, within limits."""
+    if _depth(schema) > MAX_SCHEMA_DEPTH:  # first: what follows recurses
+        raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
     try:
         size = len(json.dumps(schema, allow_nan=False))
     except ValueError:  # NaN or an infinity: LM Studio would receive a document that is not JSON
@@ -354,8 +358,6 @@ def check_schema(schema: dict[str, Any]) -> None:
         raise InvalidInputError(
             f"The JSON schema is {size:,} characters, over the {MAX_SCHEMA_CHARS:,} limit. Simplify it."
         )
-    if _depth(schema) > MAX_SCHEMA_DEPTH:
-        raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
     for ref in _refs_in(schema):
         _check_ref(schema, ref)
     from jsonschema import SchemaError  # deferred: keeps server start-up fast
@@ -384,6 +386,8 @@ class JsonSchema:
 
     def __init__(self, schema: dict[str, Any] | str | type[Any]) -> None:
         if isinstance(schema, dict):
+            if _depth(schema) > MAX_SCHEMA_DEPTH:  # before the copy, which recurses
+                raise InvalidInputError(f"The JSON schema nests deeper than {MAX_SCHEMA_DEPTH} levels. Flatten it.")
             converted = copy.deepcopy(schema)
         elif isinstance(schema, str):
             converted = _schema_from_string(schema)

@@ -82,10 +82,11 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("generate", {"prompt": "x", "temperature": "hot"}, '`temperature` must be a number; got "hot".'),
     ("generate", {"prompt": "x", "max_tokens": 0}, "`max_tokens` must be from 1 to 1,000,000; got 0."),
     ("generate", {"prompt": "x", "max_tokens": 2.5}, "`max_tokens` must be a whole number; got 2.5."),
-    # Wrong types are refused, never coerced (true would have become a 1-token answer).
+    # Wrong types are refused, never coerced (true would have become a 1-token answer); a string is read only
+    # when it is exactly a number (tests/server/test_numbers_as_strings.py).
     ("generate", {"prompt": "x", "max_tokens": True}, "`max_tokens` must be a whole number; got true."),
-    ("generate", {"prompt": "x", "max_tokens": "5"}, '`max_tokens` must be a whole number; got "5".'),
-    ("generate", {"prompt": "x", "temperature": "0.5"}, '`temperature` must be a number; got "0.5".'),
+    ("generate", {"prompt": "x", "max_tokens": "5 tokens"}, '`max_tokens` must be a whole number; got "5 tokens".'),
+    ("generate", {"prompt": "x", "temperature": "0.5 "}, '`temperature` must be a number; got "0.5 ".'),
     ("structured_generate", {"prompt": "x", "json_schema": "{}", "think_first": "no"}, "`think_first` must be true"),
     ("generate", {"prompt": "x", "max_tokens": 10**12}, "`max_tokens` must be from 1 to 1,000,000"),
     ("generate", {"prompt": "x", "top_p": 1.5}, "`top_p` must be from 0 to 1; got 1.5."),

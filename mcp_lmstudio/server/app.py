@@ -22,6 +22,7 @@ from ..history import store_from_setting
 from ..models.session import LMStudioSession
 from ..settings import Settings
 from ._sdk import serve_tools_only, strict_tool
+from .call_log import logged_call
 from .file_context import FileAccess
 from .state import AppState
 from .tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore, TaskSupport
@@ -74,7 +75,10 @@ class _Server(MCPServer[AppState]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        return sendable_tool_result(await super().call_tool(name, arguments, context), name)
+        with logged_call(name, arguments) as call:
+            result = sendable_tool_result(await super().call_tool(name, arguments, context), name)
+            call.finish(result)
+        return result
 
 
 def create_server(settings: Settings, *, session: LMStudioSession | None = None) -> MCPServer[AppState]:

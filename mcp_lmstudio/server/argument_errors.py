@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .arguments import number_from_text
+
 __all__ = ["explain_validation_error"]
 
 #: Names callers reach for from other APIs, mapped to this server's.
@@ -202,6 +204,8 @@ def _fits(branch: dict[str, Any], value: Any) -> bool:
     if isinstance(kind, str) and kind in expected:
         return isinstance(value, expected[kind])
     if kind in ("integer", "number"):
+        if isinstance(value, str):  # a number sent as a string is read as one (see `arguments.NumberText`)
+            value = number_from_text(value)
         return isinstance(value, int | float) and not isinstance(value, bool)
     return "properties" in branch and isinstance(value, dict)
 

@@ -11,10 +11,12 @@ required.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import InvalidInputError
@@ -24,6 +26,47 @@ MAX_PROMPT_CHARS = 2_000_000
 MAX_IMAGES = 16
 #: Entries of `files` per call (each may be a directory or a glob; the files they expand to are limited apart).
 MAX_FILE_ENTRIES = 64
+
+
+# -- numbers and booleans sent as strings -------------------------------------------------------------------
+#
+# Some hosts send every argument as a string (Claude Code at times, the Inspector CLI's `--tool-arg
+# max_tokens=20`). A string that is exactly a JSON number or boolean is read as one; anything else (" 20",
+# "20abc", "0x10", "NaN", "1e999", "20.0" for a whole number) is left as it is, for the strict check to refuse
+# with its usual message. The advertised schemas do not change.
+
+_INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+#: Longest number text read (a double has 17 significant digits; this leaves room for a sign and an exponent).
+_MAX_NUMBER_TEXT = 40
+
+
+def integer_from_text(value: Any) -> Any:
+    """`value`, or the whole number a string holds exactly ("20" -> 20)."""
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    return value
+
+
+def number_from_text(value: Any) -> Any:
+    """`value`, or the finite number a string holds exactly ("0.5" -> 0.5, "20" -> 20)."""
+    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT and _NUMBER_TEXT.fullmatch(value):
+        if _INTEGER_TEXT.fullmatch(value):
+            return int(value)
+        number = float(value)
+        return number if math.isfinite(number) else value
+    return value
+
+
+def boolean_from_text(value: Any) -> Any:
+    """`value`, or the boolean a string holds exactly ("true" -> True, "false" -> False)."""
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+#: Put in an argument's `Annotated[...]` to read that kind of value from a string too.
+IntegerText = BeforeValidator(integer_from_text)
+NumberText = BeforeValidator(number_from_text)
+BooleanText = BeforeValidator(boolean_from_text)
 
 
 # -- tool arguments ----------------------------------------------------------------------------------------
@@ -103,6 +146,7 @@ ModelKey = Annotated[
 Temperature = Annotated[
     float | None,
     Field(ge=0, le=5, description="0 = greedy. Default: the model's setting in LM Studio.", default=None),
+    NumberText,
 ]
 MaxTokens = Annotated[
     int | None,
@@ -112,11 +156,16 @@ MaxTokens = Annotated[
         description="Cap on generated tokens, reasoning included. Default: the model's setting (usually none).",
         default=None,
     ),
+    IntegerText,
 ]
-TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling mass.", default=None)]
-TopK = Annotated[int | None, Field(ge=0, le=100_000, description="Sample from the k likeliest tokens.", default=None)]
-MinP = Annotated[float | None, Field(ge=0, le=1, description="Minimum token probability (relative).", default=None)]
-RepeatPenalty = Annotated[float | None, Field(gt=0, le=10, description="1 = no penalty.", default=None)]
+TopP = Annotated[float | None, Field(ge=0, le=1, description="Nucleus sampling mass.", default=None), NumberText]
+TopK = Annotated[
+    int | None, Field(ge=0, le=100_000, description="Sample from the k likeliest tokens.", default=None), IntegerText
+]
+MinP = Annotated[
+    float | None, Field(ge=0, le=1, description="Minimum token probability (relative).", default=None), NumberText
+]
+RepeatPenalty = Annotated[float | None, Field(gt=0, le=10, description="1 = no penalty.", default=None), NumberText]
 Stop = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=1000)]] | None,
     Field(max_length=32, description="Strings that end the answer.", default=None),
@@ -157,6 +206,7 @@ ThinkFirst = Annotated[
         ),
         default=False,
     ),
+    BooleanText,
 ]
 System = Annotated[
     str | None,

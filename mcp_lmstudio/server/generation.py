@@ -24,6 +24,7 @@ from ..models.think_first import think_first_events
 from ..text import plural
 from ..types import Chat, Image, JsonSchema
 from .arguments import GenerationRequest
+from .call_log import note_generation
 from .conversations import Continuation, continuation_for, owner_of, save_turn
 from .file_context import narrowed_by_roots, output_target, read_for_call, with_files, write_output
 from .progress import ProgressReporter
@@ -207,6 +208,7 @@ async def generate(
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, GenerationResult):
+                    note_generation(event)
                     await reporter.flush()
                     return event
                 await reporter.on_event(event)

@@ -91,7 +91,7 @@ def generation_result(result: GenerationResult, *, max_tokens: int | None = None
     if structured["reasoning"] is None:
         del structured["reasoning"]  # present only when the model reasoned; other nulls (stats) stay
     content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
-    note = cut_off_note(result, max_tokens)
+    note = cut_off_note(result, max_tokens) or empty_answer_note(result)
     if note is not None:
         content.append(TextContent(type="text", text=note))
     return CallToolResult(content=content, structured_content=structured)
@@ -144,3 +144,20 @@ def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: 
         content.append(TextContent(type="text", text=result.reasoning or "(the model wrote no plan)"))
     structured = parsed if isinstance(parsed, dict) else {"value": parsed}
     return CallToolResult(content=content, structured_content=structured)
+
+
+def empty_answer_note(result: GenerationResult) -> str | None:
+    """For an answer that is empty (or only whitespace) and not cut off: that there is no answer, whether the
+    model only reasoned, and what to do; None for any other answer."""
+    if result.text.strip():
+        return None
+    if result.reasoning.strip():
+        return (
+            "[No answer: the model only reasoned and wrote no answer (its reasoning is in "
+            "structuredContent.reasoning). Ask again, asking for the answer itself; raise max_tokens if you set "
+            "it low; or turn the model's thinking off in LM Studio.]"
+        )
+    return (
+        f"[No answer: the model stopped ({result.stop_reason}) without writing anything. Ask again or rephrase "
+        "the prompt, or try another model.]"
+    )

@@ -20,6 +20,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from ..errors import McpLmStudioError
+from ..strict_json import TOO_DEEP_MESSAGE
 from ..text import first_line, valid_unicode
 from .argument_errors import explain_validation_error
 
@@ -58,6 +59,9 @@ def errors_as_results(tool: _ToolFunction) -> _ToolFunction:
         except McpLmStudioError as exc:
             logger.info("%s failed: %s", wrapper.__name__, first_line(exc))
             return error_result(str(exc))
+        except RecursionError:  # a document too deep for a recursive parser (here or in the SDK): this call's error
+            logger.warning("%s failed: a document was nested too deeply", wrapper.__name__, exc_info=True)
+            return error_result(TOO_DEEP_MESSAGE)
         except anyio.get_cancelled_exc_class():
             raise
         except Exception:

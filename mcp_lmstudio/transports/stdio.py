@@ -24,7 +24,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 
 from ..server._sdk import create_context_streams, lowlevel_server
-from .jsonrpc import UnreadableMessageError, decode_message, encode_or_replace
+from .jsonrpc import INTERNAL_ERROR, UnreadableMessageError, decode_message, encode_or_replace, error_body
 
 __all__ = ["can_use_pipes", "serve_stdio"]
 
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: Longest accepted message line: images travel inline as base64, so allow generously.
 MAX_LINE_BYTES = 256 * 1024 * 1024
+INTERNAL_ERROR_REPLY = error_body(None, INTERNAL_ERROR, "Internal error: the message could not be decoded.")
 
 
 def can_use_pipes() -> bool:
@@ -86,6 +87,10 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
                     logger.warning("Unreadable message on stdin: %s", exc)
                     if exc.reply is not None:  # the host would otherwise wait for an answer forever
                         writer.write(exc.reply + b"\n")
+                    continue
+                except Exception:  # a bug in decoding: that line's error, never the end of the session
+                    logger.exception("Could not decode a message on stdin")
+                    writer.write(INTERNAL_ERROR_REPLY + b"\n")
                     continue
                 await incoming_writer.send(SessionMessage(message))
 
