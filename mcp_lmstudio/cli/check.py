@@ -14,6 +14,7 @@ from ..errors import (
 )
 from ..models.events import ModelDescription
 from ..models.session import DEFAULT_HOST, LMStudioSession
+from ..server.wording import tool_message
 from ..settings import Settings
 from ..text import plural
 
@@ -50,10 +51,10 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
     try:
         result = await model_layer.generate_result(CHECK_PROMPT, config={"maxTokens": 16, "temperature": 0})
     except (ModelNotFoundError, NoModelLoadedError) as exc:
-        print(f"FAIL  {exc}")
+        print(f"FAIL  {tool_message(exc)}")
         return 2
     except (GenerationFailedError, GenerationTimeoutError, LMStudioUnavailableError) as exc:
-        print(f"FAIL  {exc}")
+        print(f"FAIL  {tool_message(exc)}")
         return 3
     stats = result.stats
     first = f"{stats.time_to_first_token_s:.2f} s" if stats.time_to_first_token_s is not None else "n/a"

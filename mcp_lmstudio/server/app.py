@@ -71,8 +71,8 @@ from .tasks import (
     TaskStore,
     TaskSupport,
     task_time_limit,
-    task_timeout_error,
 )
+from .wording import TASK_TIMEOUT_FLAGS, TIMEOUT_FLAGS, tool_message
 
 __all__ = ["create_server"]
 
@@ -103,6 +103,8 @@ def _errors_as_results(tool: _ToolFunction) -> _ToolFunction:
             return await tool(*args, **kwargs)
         except (McpLmStudioError, TypeError, ValueError) as exc:
             logger.info("%s failed: %s", wrapper.__name__, exc)
+            if isinstance(exc, McpLmStudioError):
+                return error_result(valid_unicode(tool_message(exc, in_task=task_time_limit() is not None)))
             return error_result(valid_unicode(str(exc)))
 
     return cast(_ToolFunction, wrapper)
@@ -161,8 +163,21 @@ async def _generate(
         session.connection_lost(model_layer)
         raise
     except GenerationTimeoutError as exc:
-        raise exc if time_limit is None else task_timeout_error(exc) from None
+        # A plain generation keeps what it wrote: the text comes back with a note (`cut_off_note`). JSON cut
+        # off is no answer at all, so structured output stays an error.
+        if exc.partial is not None and exc.partial.text and output_type is None:
+            return cast(GenerationResult, exc.partial)
+        raise
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover
+
+
+def _time_limit(ctx: Context[AppState, Any]) -> tuple[float, str] | None:
+    """The call's time limit in seconds and the flags that set it (a task's own, else the session's)."""
+    in_task = task_time_limit()
+    if in_task is not None:
+        return in_task, TASK_TIMEOUT_FLAGS
+    limit = ctx.request_context.lifespan_context.session.timeout
+    return None if limit is None else (limit, TIMEOUT_FLAGS)
 
 
 GENERATE_DESCRIPTION = """\
@@ -337,7 +352,7 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
         request = build_request(prompt, images, messages, model, sampling, context_overflow)
         result = await _generate(ctx, request, stream_text=stream_text)
-        return generation_result(result, max_tokens=request.config.get("maxTokens"))
+        return generation_result(result, max_tokens=request.config.get("maxTokens"), time_limit=_time_limit(ctx))
 
     tool.__name__ = tool.__qualname__ = name
     return tool
