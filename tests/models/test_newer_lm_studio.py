@@ -73,3 +73,19 @@ async def test_an_unknown_fragment_kind_keeps_its_text(
     answer_fragment_kind("finalAnswer")
     result = await front.call("generate_result", "hello")
     assert (result.text, result.reasoning) == ("You said: hello", "")
+
+
+async def test_the_server_keeps_its_session_and_lists_models_beside_a_drafter(emulator: LMStudioEmulator) -> None:
+    from mcp import Client
+
+    from mcp_lmstudio.server.app import create_server
+    from mcp_lmstudio.settings import Settings
+
+    async with Client(create_server(Settings(host=emulator.api_host, timeout=10)), mode="legacy") as client:
+        listing = await client.call_tool("list_models", {})
+        opened = sum(emulator.connections.values())
+        named = await client.call_tool("generate", {"prompt": "hi", "model": "fake-unloaded-7b"})
+        assert sum(emulator.connections.values()) == opened  # no reconnect: the session was not dropped
+    assert not listing.is_error and not named.is_error
+    assert listing.structured_content is not None
+    assert DRAFTER.key not in [entry["key"] for entry in listing.structured_content["models"]]
