@@ -5,20 +5,48 @@ would naturally catch::
 
     McpLmStudioError
     ├── InvalidInputError (ValueError)       bad prompt, message, image, schema or setting
+    │   └── ContextOverflowError             the prompt does not fit the model's loaded context
     ├── UnsupportedTypeError (TypeError)     an input or output type the model layer does not take
     ├── ModelNotFoundError (LookupError)     an unknown model key; lists the keys that exist
     ├── NoModelLoadedError (LookupError)     no model given and none loaded
     ├── LMStudioUnavailableError (ConnectionError)   LM Studio not reachable, or the link dropped
-    ├── GenerationTimeoutError (TimeoutError)        the per-call time limit expired
+    ├── GenerationTimeoutError (TimeoutError)        the per-call time limit expired (keeps the text so far)
     ├── GenerationFailedError (RuntimeError)         LM Studio reported an error for a prediction
-    ├── ContextOverflowError (ValueError)            the prompt does not fit the model's loaded context
+    │   └── SDKMismatchError                         LM Studio sent data the installed lmstudio cannot read
     └── StructuredOutputError (ValueError)           output that is not valid JSON for the schema
 
-Messages say what went wrong, the offending value, and what to do next: they are read by people and
-by the model that called a tool.
+The errors a caller can act on carry their facts as fields (the limit, the phase, the model, the numbers),
+and their message (`str(exc)`) speaks Python: the `timeout=` argument, `config={"maxTokens": ...}`,
+`model=`. A front end with its own vocabulary (the MCP server's tool arguments and flags) words them from
+the fields instead (`mcp_lmstudio.server.wording`). Messages say what went wrong, the offending value, and
+what to do next.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+#: Tokens counted per image by the context pre-flight (see `models.preflight`).
+IMAGE_TOKENS = 256
+
+#: Where a call was when its time limit passed, by `GenerationTimeoutError.phase`.
+TIMEOUT_PHASES = {
+    "connecting": "it was still connecting to LM Studio",
+    "resolving": "it was still asking LM Studio which models it has",
+    "uploading": "it was still uploading images",
+    "loading": "LM Studio was still loading the model",
+    "checking": "it was still counting the prompt's tokens for the context check",
+    "starting": (
+        "LM Studio had not started answering, perhaps waiting for a free prediction slot (LM Studio 0.4 runs a "
+        "few at once and queues the rest); the prediction was cancelled, so it will not start later"
+    ),
+    "prompt": "LM Studio was still processing the prompt; the prediction was cancelled",
+    "generating": "the prediction was cancelled in LM Studio",
+    # The two steps of think-first structured output (`models.think_first`), which share one limit.
+    "thinking": "the model was still thinking",
+    "writing_json": "the model was writing the JSON after thinking",
+}
 
 
 class McpLmStudioError(Exception):
@@ -34,30 +62,44 @@ class UnsupportedTypeError(McpLmStudioError, TypeError):
     outlines' LM Studio integration raises."""
 
 
+def _keys(available: Sequence[str]) -> str:
+    return ", ".join(repr(key) for key in available) if available else "none (download one in LM Studio)"
+
+
 class ModelNotFoundError(McpLmStudioError, LookupError):
-    """The requested model key is neither loaded nor downloaded in LM Studio."""
+    """The requested model key is neither loaded nor downloaded in LM Studio.
+
+    Fields: `model` (what was asked for), `available` (the keys and identifiers that exist), `setting` (where a
+    configured default came from, e.g. "model_name", or the server's "--model"; None: the call named it).
+    """
 
     def __init__(self, model: str, available: list[str], *, setting: str | None = None) -> None:
-        """`setting` names where a configured default came from (`--model`, `LMSTUDIO_MODEL`); None: the call."""
         self.model = model
         self.available = available
         self.setting = setting
-        listing = ", ".join(repr(key) for key in available) if available else "none (download one in LM Studio)"
         if setting is None:
-            super().__init__(
-                f"Model {model!r} is not available in LM Studio. Available model keys: {listing}. "
-                "Pass one of these as `model`, or omit `model` to use the default."
+            message = (
+                f"Model {model!r} is not available in LM Studio. Available model keys: {_keys(available)}. "
+                "Pass one of these as `model=`, or leave `model` out to use the default."
             )
         else:
-            super().__init__(
+            message = (
                 f"The default model {model!r} (set by {setting}) is not available in LM Studio. Available model "
-                f"keys: {listing}. Set {setting} to one of these (or remove it to use the loaded model), "
-                "or pass `model`."
+                f"keys: {_keys(available)}. Set {setting} to one of these (or to None to use the loaded model), "
+                "or pass `model=`."
             )
+        super().__init__(message)
 
 
 class NoModelLoadedError(McpLmStudioError, LookupError):
-    """No model was named and LM Studio has none loaded."""
+    """No model was named and LM Studio has none loaded. Field: `api_host`, where LM Studio was asked."""
+
+    def __init__(self, api_host: str) -> None:
+        self.api_host = api_host
+        super().__init__(
+            f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio (or run "
+            "`lms load <model-key>`), or pass `model=` with a key from `list_models()`."
+        )
 
 
 class LMStudioUnavailableError(McpLmStudioError, ConnectionError):
@@ -65,31 +107,205 @@ class LMStudioUnavailableError(McpLmStudioError, ConnectionError):
 
 
 class GenerationTimeoutError(McpLmStudioError, TimeoutError):
-    """A generation ran past its time limit and was cancelled in LM Studio."""
+    """A generation ran past its time limit and was cancelled in LM Studio.
+
+    Fields: `limit_s` (the limit, seconds); `phase` (a key of `TIMEOUT_PHASES`: where the call was);
+    `partial` (a `models.GenerationResult` holding the text generated so far, with `stop_reason="timeout"`,
+    or None when nothing was generated); `think_first` (the limit covered both think-first steps).
+    """
+
+    def __init__(self, limit_s: float | None, phase: str, partial: Any = None, *, think_first: bool = False) -> None:
+        self.limit_s = limit_s
+        self.phase = phase
+        self.partial = partial
+        self.think_first = think_first
+        raise_limit = "the `timeout=` argument, or the model's `timeout`"
+        super().__init__(timeout_message(self, raise_limit=raise_limit, max_tokens="`maxTokens`", kept_in="`partial`"))
+
+
+def timeout_message(exc: GenerationTimeoutError, *, raise_limit: str, max_tokens: str, kept_in: str = "") -> str:
+    """The message of `exc`, naming the limit's setting as `raise_limit` and the token cap as `max_tokens`.
+
+    `kept_in` names where the text generated so far is kept (the error's `partial`), if anywhere.
+    """
+    limit = "its" if exc.limit_s is None else f"the {exc.limit_s:g} s"
+    phase = TIMEOUT_PHASES.get(exc.phase, exc.phase)
+    if exc.think_first:
+        return (
+            f"The call did not finish within {limit} time limit, which covers both think_first steps ({phase}; the "
+            f"prediction was cancelled in LM Studio). Raise the limit ({raise_limit}), lower {max_tokens}, or call "
+            "without think_first."
+        )
+    kept = f" The text generated so far is in the error's {kept_in}." if kept_in and exc.partial is not None else ""
+    return (
+        f"The call did not finish within {limit} time limit ({phase}). Raise the limit ({raise_limit}), lower "
+        f"{max_tokens}, or use a faster model.{kept}"
+    )
 
 
 class GenerationFailedError(McpLmStudioError, RuntimeError):
     """LM Studio reported an error while generating.
 
-    `reason` is what the error was put down to: "load", "vision", "schema", "evicted", "crashed" or "lmstudio".
+    Fields: `reason`, what the error was put down to ("load", "vision", "vision_context", "system_role",
+    "schema", "evicted", "crashed", "sdk" or "lmstudio"); `said`, LM Studio's own words on one line;
+    `model`, the model named or used (None when not known); `vision_models`, the loaded models with vision
+    (for "vision"); `context_length`, the model's loaded context in tokens (for "vision_context").
     """
 
-    def __init__(self, message: str, *, reason: str = "lmstudio") -> None:
+    def __init__(
+        self,
+        said: str,
+        *,
+        reason: str = "lmstudio",
+        model: str | None = None,
+        vision_models: Sequence[str] = (),
+        context_length: int | None = None,
+    ) -> None:
+        self.said = said
         self.reason = reason
-        super().__init__(message)
+        self.model = model
+        self.vision_models = list(vision_models)
+        self.context_length = context_length
+        super().__init__(failure_message(self, PYTHON_WORDS))
 
 
-class ContextOverflowError(McpLmStudioError, ValueError):
+#: How the model layer names what a caller can change, for `failure_message` and the other messages.
+PYTHON_WORDS = {
+    "model": "`model=`",
+    "list": "`list_models()`",
+    "schema": "the JSON schema (`output_type`)",
+    "check": "check that LM Studio answers (`list_models()`)",
+    "vision_list": "`list_models()` shows `vision`",
+}
+
+
+def failure_message(exc: GenerationFailedError, words: dict[str, str]) -> str:
+    """The message of `exc`: LM Studio's words once, then the advice for its `reason`, in `words`' vocabulary."""
+    said = f"LM Studio said: {exc.said}" if exc.said else "LM Studio reported an error."
+    which = repr(exc.model) if exc.model else "the model"
+    advice = {
+        "evicted": (
+            "The model was unloaded in LM Studio while the call ran (evicted to make room for another, or unloaded "
+            "by hand). Try again: the next call loads it again."
+        ),
+        "load": (
+            f"{which[0].upper()}{which[1:]} could not be loaded. Pick a smaller model or one already loaded "
+            f"({words['list']} shows which), or free memory by unloading other models in LM Studio."
+        ),
+        "crashed": (
+            f"LM Studio's engine stopped while running {which}. Try again; if it keeps failing, use a smaller model "
+            "or a shorter prompt."
+        ),
+        "schema": (
+            f"LM Studio's engine could not use the JSON schema. Simplify {words['schema']}: plain `type`, "
+            "`properties`, `required`, `items` and `enum` work everywhere; remove the keywords the message names."
+        ),
+        "system_role": (
+            f"The prompt template of {which} does not accept a system message, so this call fails the same way every "
+            "time. Leave the system message out, or fold its text into the first user message; or fix the model's "
+            "prompt template in LM Studio (My Models, model settings, Prompt Template)."
+        ),
+        "sdk": (
+            "LM Studio is newer than the installed lmstudio SDK. Upgrade it (pip install --upgrade lmstudio), or "
+            "use a model of a kind it knows."
+        ),
+        "lmstudio": f"Check the arguments, or try again; {words['check']}.",
+    }
+    if exc.reason == "sdk":
+        return f"The lmstudio SDK could not decode what LM Studio sent: {exc.said} {advice['sdk']}"
+    if exc.reason == "vision":
+        if exc.vision_models:
+            keys = ", ".join(repr(key) for key in exc.vision_models)
+            fix = f"Loaded models with vision: {keys}; pass one as {words['model']}"
+        else:
+            fix = f"No loaded model has vision; pass {words['model']} with one that has ({words['vision_list']})"
+        return f"{said} {which[0].upper()}{which[1:]} does not accept images. {fix}, or leave the images out."
+    if exc.reason == "vision_context":
+        size = f"a {exc.context_length:,}-token context" if exc.context_length else "a short context"
+        return (
+            f"{said} {which} has vision, so this is most likely its context: it is loaded with {size}, and LM "
+            "Studio refuses images below about 1,500 tokens. Reload it with a longer context (LM Studio's model "
+            f"settings, or `lms load {exc.model or '<model>'} --context-length 4096`), or leave the images out."
+        )
+    return f"{said} {advice.get(exc.reason, advice['lmstudio'])}"
+
+
+class SDKMismatchError(GenerationFailedError):
+    """LM Studio sent data that the installed lmstudio SDK cannot decode (LM Studio is newer than the SDK).
+
+    Raised only where the data was needed; LM Studio is reachable, so this never means "reconnect".
+    """
+
+    def __init__(self, said: str, *, model: str | None = None) -> None:
+        super().__init__(said, reason="sdk", model=model)
+
+
+class ContextOverflowError(InvalidInputError):
     """The prompt (plus the tokens to generate) does not fit the model's loaded context.
 
-    `prompt_tokens` is None when LM Studio refused the prompt rather than this module counting it.
+    Fields: `model`; `prompt_tokens` (None when LM Studio refused the prompt rather than the pre-flight
+    counting it); `reserved`, the tokens asked for by `maxTokens` (1 when there is no cap); `context_length`,
+    the instance's loaded context in tokens; `images`, how many images were counted (at `IMAGE_TOKENS` each);
+    `turns`, the messages in the prompt; `policy`, the `contextOverflowPolicy` in force ("truncateMiddle":
+    LM Studio could not keep even the system prompt and first message).
     """
 
-    def __init__(self, message: str, *, model: str, prompt_tokens: int | None, context_length: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        *,
+        model: str,
+        prompt_tokens: int | None,
+        context_length: int,
+        reserved: int = 1,
+        images: int = 0,
+        turns: int = 1,
+        policy: str = "stopAtLimit",
+    ) -> None:
         self.model = model
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
+        self.reserved = reserved
+        self.images = images
+        self.turns = turns
+        self.policy = policy
+        super().__init__(overflow_message(self, OVERFLOW_PYTHON_WORDS))
+
+
+OVERFLOW_PYTHON_WORDS = {
+    "max_tokens": "`maxTokens`",
+    "list": "`list_models()`",
+    "truncate": "config={'contextOverflowPolicy': 'truncateMiddle'}",
+    "rolling": "config={'contextOverflowPolicy': 'rollingWindow'}",
+    "both": "config={'contextOverflowPolicy': 'truncateMiddle'} or 'rollingWindow'",
+}
+
+
+def overflow_message(exc: ContextOverflowError, words: dict[str, str]) -> str:
+    """The message of `exc` in `words`' vocabulary (see `OVERFLOW_PYTHON_WORDS` for the keys)."""
+    longer = (
+        "load the model with a longer context (LM Studio's model settings, or `lms load <model> --context-length N`); "
+        f"pick a model with a longer context ({words['list']} shows each one's)"
+    )
+    if exc.policy == "truncateMiddle":
+        return (
+            f"The prompt does not fit model {exc.model!r} even with {words['truncate']}: LM Studio keeps the system "
+            f"prompt and the first message whole, and they alone exceed the model's {exc.context_length:,}-token "
+            f"context. Nothing was generated. Shorten the first message or the system prompt; {longer}; or pass "
+            f"{words['rolling']}, which may drop them too."
+        )
+    if exc.prompt_tokens is None:
+        counted = "LM Studio refused it as too long"
+    else:
+        counted = f"it is {exc.prompt_tokens:,} tokens"
+        if exc.images:
+            counted += f" (counting each of its {exc.images} image{'s' if exc.images != 1 else ''} as {IMAGE_TOKENS})"
+    room = f", and {words['max_tokens']} asks for {exc.reserved:,} more" if exc.reserved > 1 else ""
+    return (
+        f"The prompt does not fit model {exc.model!r}: {counted}{room}, but the model is loaded with a "
+        f"{exc.context_length:,}-token context. Nothing was generated. Shorten the prompt"
+        f"{' or lower ' + words['max_tokens'] if exc.reserved > 1 else ''}; {longer}; or pass {words['both']} "
+        "to let LM Studio drop part of the conversation."
+    )
 
 
 class StructuredOutputError(McpLmStudioError, ValueError):

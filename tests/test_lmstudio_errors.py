@@ -11,6 +11,7 @@ from mcp import Client
 
 from mcp_lmstudio.models.sdk_errors import server_error, unreachable_error
 from mcp_lmstudio.server.app import create_server
+from mcp_lmstudio.server.wording import tool_message
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.stdio_support import raw_stdio_server
@@ -55,7 +56,7 @@ def test_the_advice_follows_the_cause(
     error: lmstudio.LMStudioServerError, structured: bool, reason: str, advice: str
 ) -> None:
     translated = server_error(error, structured=structured, model="qwen3-8b")
-    message = str(translated)
+    message = tool_message(translated)  # the server's words; `str()` is the same advice in Python's
     assert translated.reason == reason
     assert advice in message
     assert message.startswith("LM Studio said: ") and "Chat response error" not in message

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..models.events import GenerationResult, LoadProgress, ModelDescription
 from ..models.session import DEFAULT_HOST, LMStudioSession
+from ..server.wording import tool_message
 from ..settings import Settings
 from ..text import plural
 
@@ -71,7 +72,7 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
     try:
         result = await _generate(model_layer, settings, models)
     except ModelNotFoundError as exc:
-        say(f"FAIL  {exc}")
+        say(f"FAIL  {tool_message(exc)}")
         guess = _closest(exc.model, exc.available)
         if guess is not None:
             setting = exc.setting or "--model"
@@ -79,10 +80,10 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
             say(f"      Did you mean {guess!r}? ({fix})")
         return 2
     except NoModelLoadedError as exc:
-        say(f"FAIL  {exc}")
+        say(f"FAIL  {tool_message(exc)}")
         return 2
     except (GenerationFailedError, GenerationTimeoutError, LMStudioUnavailableError) as exc:
-        say(f"FAIL  {exc}")
+        say(f"FAIL  {tool_message(exc)}")
         return 3
     stats = result.stats
     first = f"{stats.time_to_first_token_s:.2f} s" if stats.time_to_first_token_s is not None else "n/a"

@@ -1,64 +1,111 @@
-"""What `LMStudio` and `AsyncLMStudio` share, free of I/O: the stream's state, preparing a call, the time
-limit's phases and messages, and small facts about the SDK client.
+"""What `LMStudio` and `AsyncLMStudio` share, free of I/O: preparing a call, the stream's state, results
+read from LM Studio's raw final packet, and the time limit's phases.
+
+The steps that need LM Studio (resolving a model, the context pre-flight, predicting) are plans in
+`plans.py`; each front end only performs their requests, the async one by awaiting, the sync one by calling.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import TypeAlias
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypedDict
 
-import anyio
 import lmstudio
-from lmstudio import AsyncClient, Client, LlmPredictionFragment, PredictionResult
+from lmstudio import AsyncClient, Client, LlmPredictionFragment
 
-from ..errors import GenerationTimeoutError, NoModelLoadedError
+from ..errors import GenerationTimeoutError
 from ..text import SurrogateJoiner, valid_unicode
 from ..types import Chat, Image
-from .events import (
-    GenerationResult,
-    GenerationStats,
-    LoadProgress,
-    PromptProgress,
-    StreamEvent,
-    TextFragment,
-)
-from .sdk_errors import CONNECT_ERRORS
+from ._sdk import PLACEHOLDER_FILE_HANDLE, log_once
+from .adapter import LMStudioTypeAdapter
+from .events import GenerationResult, GenerationStats, LoadProgress, PromptProgress, StreamEvent, TextFragment
+from .prediction_config import check_prediction_config
 
 #: How long a cancelled prediction may take to confirm its end before we stop waiting for it.
 CANCEL_GRACE_S = 1.0
 
-NOT_FOUND = lmstudio.LMStudioModelNotFoundError
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """One generation call, checked: nothing in it can be refused for its form once LM Studio is asked.
+
+    `model` is what the call named (None: the default); `default` what it resolves from (`model` or the
+    front end's `model_name`); `setting` where that default was configured (None when the call named it);
+    `limit` the time limit in seconds (None: no limit).
+    """
+
+    model_input: Any
+    response_format: dict[str, Any] | None
+    config: dict[str, Any]
+    model: str | None
+    default: str | None
+    setting: str | None
+    limit: float | None
 
 
-def result_from(prediction: PredictionResult, model: str, text: str, reasoning: str) -> GenerationResult:
-    stats = prediction.stats
-    return GenerationResult(
-        text=text,
-        reasoning=reasoning,
-        model=valid_unicode(model),
-        stop_reason=valid_unicode(str(stats.stop_reason)),
-        stats=GenerationStats(
-            prompt_tokens=int(stats.prompt_tokens_count or 0),
-            predicted_tokens=int(stats.predicted_tokens_count or 0),
-            tokens_per_second=float(stats.tokens_per_second or 0.0),
-            time_to_first_token_s=stats.time_to_first_token_sec,
-            context_length=prediction.load_config.context_length,
-        ),
+def prepare_call(
+    adapter: LMStudioTypeAdapter,
+    model_input: object,
+    output_type: object,
+    config: Mapping[str, Any] | None,
+    model: str | None,
+    timeout: float | None,
+    *,
+    model_name: str | None,
+    model_setting: str,
+    default_timeout: float | None,
+) -> PreparedCall:
+    """Check everything about a call that needs no LM Studio: output type, config keys, input shape.
+
+    Raises:
+        TypeError, ValueError, InvalidInputError: the output type, config or input is malformed.
+    """
+    response_format = adapter.format_output_type(output_type)
+    prediction_config = check_prediction_config(config)
+    adapter.format_input(model_input, upload_image=lambda _image: PLACEHOLDER_FILE_HANDLE)
+    limit = default_timeout if timeout is None else timeout
+    return PreparedCall(
+        model_input=model_input,
+        response_format=response_format,
+        config=prediction_config,
+        model=model,
+        default=model or model_name,
+        setting=None if model else model_setting,
+        limit=limit if limit is None or math.isfinite(limit) else None,
     )
 
 
+def deadline_after(limit: float | None, now: float) -> float | None:
+    """When a call that starts at `now` (seconds, any monotonic clock) must end; None: never."""
+    return None if limit is None else now + limit
+
+
+# -- the stream ---------------------------------------------------------------------------------------------
+
+
 class Deadline:
-    """Put into the event queue by a timer when the time limit passes."""
+    """Put into the async front end's event queue by a timer when the time limit passes."""
 
 
 DEADLINE = Deadline()
 QueueItem: TypeAlias = "LlmPredictionFragment | PromptProgress | Deadline | None"
 
 
+class Expired(TimeoutError):
+    """The time limit ended a prediction; `partial` holds what it had generated (None: nothing)."""
+
+    def __init__(self, partial: GenerationResult | None) -> None:
+        super().__init__()
+        self.partial = partial
+
+
 class FragmentSorter:
     """Splits fragments into answer and reasoning, counting tokens and keeping the text valid Unicode."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str) -> None:
+        self.model = model
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tokens = 0
@@ -92,11 +139,14 @@ class FragmentSorter:
 
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
         self.tokens += fragment.tokens_count
-        if fragment.reasoning_type == "none":
-            return self._text(self._answer.feed(fragment.content), reasoning=False)
-        if fragment.reasoning_type == "reasoning":
+        kind = str(fragment.reasoning_type)
+        if kind == "reasoning":
             return self._text(self._thinking.feed(fragment.content), reasoning=True)
-        return None  # the <think> / </think> tags themselves
+        if kind in ("reasoningStartTag", "reasoningEndTag"):
+            return None  # the <think> / </think> tags themselves
+        if kind != "none":
+            log_once("a fragment kind", kind)  # newer than the SDK: keep its text rather than lose it
+        return self._text(self._answer.feed(fragment.content), reasoning=False)
 
     def finish(self) -> list[TextFragment]:
         """The text still held back at the end of the stream (a lone surrogate, as U+FFFD)."""
@@ -107,11 +157,85 @@ class FragmentSorter:
         (self.reasoning if reasoning else self.text).append(text)
         return TextFragment(text, reasoning, self.tokens)
 
-    def result(self, prediction: PredictionResult, model: str) -> GenerationResult:
-        return result_from(prediction, model, "".join(self.text), "".join(self.reasoning))
+    def result(self, packet: Mapping[str, Any] | None) -> GenerationResult:
+        """The finished generation, with the statistics readable in LM Studio's raw `success` packet."""
+        return result_from_packet(packet, self.model, "".join(self.text), "".join(self.reasoning), self.tokens)
+
+    def partial(self, packet: Mapping[str, Any] | None) -> GenerationResult | None:
+        """What was generated before the time limit (`stop_reason="timeout"`), or None if nothing was."""
+        self.finish()
+        if not self.text and not self.reasoning:
+            return None
+        result = self.result(packet)
+        return GenerationResult(
+            text=result.text, reasoning=result.reasoning, model=result.model, stop_reason="timeout", stats=result.stats
+        )
+
+
+def result_from_packet(
+    packet: Mapping[str, Any] | None, model: str, text: str, reasoning: str, tokens: int
+) -> GenerationResult:
+    """A `GenerationResult` from LM Studio's raw `success` packet, reading each statistic leniently.
+
+    A stop reason or field the SDK does not know is passed on as sent; a missing or malformed number is
+    left out (0 or None), and `tokens` (counted from the fragments) stands in for the predicted count.
+    """
+    stats = _mapping((packet or {}).get("stats"))
+    stop_reason = stats.get("stopReason")
+    return GenerationResult(
+        text=text,
+        reasoning=reasoning,
+        model=valid_unicode(model),
+        stop_reason=valid_unicode(stop_reason) if isinstance(stop_reason, str) else "unknown",
+        stats=GenerationStats(
+            prompt_tokens=_number(stats.get("promptTokensCount"), int) or 0,
+            predicted_tokens=_number(stats.get("predictedTokensCount"), int) or tokens,
+            tokens_per_second=_number(stats.get("tokensPerSecond"), float) or 0.0,
+            time_to_first_token_s=_number(stats.get("timeToFirstTokenSec"), float),
+            context_length=_loaded_context_length(_mapping((packet or {}).get("loadModelConfig"))),
+        ),
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value)
+
+
+def _loaded_context_length(load_config: Mapping[str, Any]) -> int | None:
+    fields = load_config.get("fields")
+    for field in fields if isinstance(fields, list) else []:
+        if isinstance(field, Mapping) and field.get("key") == "llm.load.contextLength":
+            length: int | None = _number(field.get("value"), int)
+            return length
+    return None
+
+
+# -- phases of the time limit -------------------------------------------------------------------------------
+
+
+def phase_after(event: StreamEvent) -> str:
+    """Where a call is once `event` came (a key of `errors.TIMEOUT_PHASES`)."""
+    if isinstance(event, LoadProgress):
+        return "loading"
+    return "prompt" if isinstance(event, PromptProgress) else "generating"
+
+
+def timeout_error(limit: float | None, phase: str, cause: BaseException | None = None) -> GenerationTimeoutError:
+    """The error for a call its time limit ended in `phase`, with the partial result `cause` carries."""
+    return GenerationTimeoutError(limit, phase, getattr(cause, "partial", None))
+
+
+# -- small facts --------------------------------------------------------------------------------------------
 
 
 def images_in(model_input: object) -> list[Image]:
+    """The images of a model-layer input, in order (duplicates included)."""
     if isinstance(model_input, list):
         return [item for item in model_input if isinstance(item, Image)]
     if isinstance(model_input, Chat):
@@ -125,20 +249,6 @@ def images_in(model_input: object) -> list[Image]:
     return []
 
 
-PLACEHOLDER_HANDLE = lmstudio.FileHandle(name="image.png", identifier="pending", size_bytes=0, file_type="image")
-
-
-def describe_host(client: AsyncClient | Client) -> str:
-    return requested_host(client) or "any default LM Studio port"
-
-
-async def close_client(client: AsyncClient) -> None:
-    """Close `client`, shielded and bounded, releasing whatever part of it had connected."""
-    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
-        with contextlib.suppress(*CONNECT_ERRORS):
-            await client.aclose()
-
-
 def requested_host(client: AsyncClient | Client) -> str | None:
     try:
         return client.api_host
@@ -146,41 +256,19 @@ def requested_host(client: AsyncClient | Client) -> str | None:
         return None  # discovery, done again by the next client
 
 
-def no_model_loaded(api_host: str) -> NoModelLoadedError:
-    return NoModelLoadedError(
-        f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio "
-        "(or run `lms load <model-key>`), or pass `model` with a key from list_models."
-    )
+def describe_host(client: AsyncClient | Client) -> str:
+    return requested_host(client) or "any default LM Studio port"
 
 
-#: Where a call was when its time limit passed, for the error message.
-PHASES = {
-    "connecting": "it was still connecting to LM Studio",
-    "uploading": "it was still uploading images",
-    "loading": "LM Studio was still loading the model",
-    "preparing": "it was still loading the model or uploading images",
-    "starting": (
-        "LM Studio had not started answering, perhaps waiting for a free prediction slot (LM Studio 0.4 runs a "
-        "few at once and queues the rest); the prediction was cancelled, so it will not start later"
-    ),
-    "prompt": "LM Studio was still processing the prompt; the prediction was cancelled",
-    "generating": "the prediction was cancelled in LM Studio",
-}
+class CallOptions(TypedDict, total=False):
+    """The keyword arguments of every generation method of `LMStudio` and `AsyncLMStudio`.
 
+    `config`: LM Studio prediction settings by their config keys (`temperature`, `maxTokens`,
+    `contextOverflowPolicy`, ...; unknown keys are refused). `model`: what LM Studio resolves (an instance
+    identifier, a model key, a path prefix); default: the front end's `model_name`, else the first loaded
+    model. `timeout`: seconds for the whole call; default: the front end's `timeout`.
+    """
 
-def timeout_error(timeout: float | None, phase: str) -> GenerationTimeoutError:
-    return GenerationTimeoutError(
-        f"The call did not finish within the {timeout:g} s time limit ({PHASES[phase]}). "
-        "Raise the limit (--timeout / MCP_LMSTUDIO_TIMEOUT), lower max_tokens, or use a faster model."
-    )
-
-
-def phase_after(event: StreamEvent) -> str:
-    if isinstance(event, LoadProgress):
-        return "loading"
-    return "prompt" if isinstance(event, PromptProgress) else "generating"
-
-
-def vision_identifiers(loaded: object) -> list[str]:
-    infos = loaded if isinstance(loaded, list) else []
-    return [str(info.get("identifier")) for info in infos if isinstance(info, dict) and info.get("vision")]
+    config: Mapping[str, Any] | None
+    model: str | None
+    timeout: float | None

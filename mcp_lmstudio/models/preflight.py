@@ -12,67 +12,63 @@ Cost per call (see benchmarks/local_models.py), per model instance: the context 
 prompt that fits even with twice the most its template has added so far to as many messages needs no
 round trip at all; otherwise one `applyPromptTemplate`, and `countTokens` only when the formatted prompt's
 UTF-8 size does not already fit (a token never covers less than one byte). Should a shortcut ever let a
-prompt through that does not fit, LM Studio refuses it and `explain_overflow` gives the same message.
+prompt through that does not fit, LM Studio refuses it and `explain` gives the same message: for llama.cpp's
+wording ("Trying to keep the first N tokens ... context length of only M tokens") and MLX's ("Context size has
+been exceeded.", which carries no size: the instance's context length is taken from the cache or asked for).
+
+The checks are plans (see `plans.py`): generators that yield `ContextLength`, `ApplyTemplate` and
+`CountTokens` requests, so that both front ends run them.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import lmstudio
 
-from ..errors import ContextOverflowError
+from ..errors import IMAGE_TOKENS, ContextOverflowError
 from ..types import Chat, Image
 
-__all__ = ["IMAGE_TOKENS", "ContextOverflowError", "ContextPreflight", "overflow_policy"]
+__all__ = [
+    "IMAGE_TOKENS",
+    "ApplyTemplate",
+    "ContextLength",
+    "ContextOverflowError",
+    "ContextPreflight",
+    "CountTokens",
+    "overflow_policy",
+]
 
-#: Tokens counted per image. LM Studio's prompt template renders an image as a short placeholder, while
-#: vision models spend from a few dozen to over a thousand tokens on it (Gemma 3: 256, LLaVA 1.5: 576,
-#: Qwen2.5-VL: by size); 256 is a middle estimate, and an underestimate is still caught by LM Studio's
-#: own refusal, which `explain_overflow` rewrites into the same message.
-IMAGE_TOKENS = 256
+
+@dataclass(frozen=True, slots=True)
+class ContextLength:
+    llm: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyTemplate:
+    llm: Any
+    history: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CountTokens:
+    llm: Any
+    text: str
+
+
+Check = Generator[ContextLength | ApplyTemplate | CountTokens, Any, Any]
 
 #: Tokens a tokenizer may add without any text (BOS/EOS and the like), and bytes a template may vary by,
 #: for the bytes-bound shortcuts.
 _SLACK = 64
 
-#: The start of LM Studio's own error for a prompt that does not fit (llama.cpp engine, 0.3 and 0.4).
-_LM_STUDIO_OVERFLOW = "Trying to keep the first"
-
-
-_LONGER_CONTEXT = (
-    "load the model with a longer context (LM Studio's model settings, or `lms load <model> --context-length N`); "
-    "pick a model with a longer context (list_models shows each one's)"
-)
-
-
-def _too_long(
-    model: str, prompt_tokens: int | None, reserved: int, context_length: int, images: int = 0
-) -> ContextOverflowError:
-    counted = "LM Studio refused it as too long" if prompt_tokens is None else f"it is {prompt_tokens:,} tokens"
-    if images and prompt_tokens is not None:
-        counted += f" (counting each of its {images} image{'s' if images != 1 else ''} as {IMAGE_TOKENS})"
-    room = f", and max_tokens asks for {reserved:,} more" if reserved > 1 else ""
-    message = (
-        f"The prompt does not fit model {model!r}: {counted}{room}, but the model is loaded with a "
-        f"{context_length:,}-token context. Nothing was generated. Shorten the prompt"
-        f"{' or lower max_tokens' if reserved > 1 else ''}; {_LONGER_CONTEXT}; or pass context_overflow "
-        "'truncate_middle' or 'rolling_window' to let LM Studio drop part of the conversation."
-    )
-    return ContextOverflowError(message, model=model, prompt_tokens=prompt_tokens, context_length=context_length)
-
-
-def _head_too_long(model: str, context_length: int) -> ContextOverflowError:
-    """LM Studio's refusal under `truncateMiddle`, which never cuts the system prompt or the first message."""
-    message = (
-        f"The prompt does not fit model {model!r} even with context_overflow 'truncate_middle': LM Studio keeps "
-        f"the system prompt and the first message whole, and they alone exceed the model's {context_length:,}-token "
-        f"context. Nothing was generated. Shorten the first message or the system prompt; {_LONGER_CONTEXT}; or "
-        "pass context_overflow 'rolling_window', which may drop them too."
-    )
-    return ContextOverflowError(message, model=model, prompt_tokens=None, context_length=context_length)
+#: The start of llama.cpp's error for a prompt that does not fit (LM Studio 0.3 and 0.4); it names the size.
+_LLAMA_CPP_OVERFLOW = "Trying to keep the first"
+#: MLX's error for the same (lmstudio-bug-tracker #2339); it names no size.
+_MLX_OVERFLOW = "Context size has been exceeded"
 
 
 def overflow_policy(config: Mapping[str, Any]) -> str | None:
@@ -92,7 +88,7 @@ class ContextPreflight:
 
     A context length is fixed for the life of a loaded instance. A reload under the same identifier may
     change it, so a refusal based on a cached length asks LM Studio once more before refusing, and a
-    stale length that is too large is caught by `explain_overflow`.
+    stale length that is too large is caught by `explain`.
     """
 
     def __init__(self) -> None:
@@ -102,22 +98,22 @@ class ContextPreflight:
         # prompt far below the limit even with that much added needs no template round trip.
         self._template_overhead: dict[tuple[str, int], int] = {}
 
-    async def check(
+    def check(
         self,
-        llm: lmstudio.AsyncLLM,
+        llm: Any,
         history: str | lmstudio.Chat,
         model_input: str | list[str | Image] | Chat,
         config: Mapping[str, Any],
-    ) -> None:
-        """Raise `ContextOverflowError` if `history` plus `maxTokens` cannot fit `llm`'s loaded context.
+    ) -> Check:
+        """Plan: raise `ContextOverflowError` if `history` plus `maxTokens` cannot fit `llm`'s loaded context.
 
-        `history` is `model_input` (the model layer's input, for its text and images) as sent to LM Studio.
-        Does nothing unless `config` asks for `contextOverflowPolicy: "stopAtLimit"`. Raises the lmstudio
-        SDK's errors for failed RPCs.
+        `llm` is an SDK model handle (`.identifier`); `history` is `model_input` (the model layer's input, for
+        its text and images) as sent to LM Studio. Does nothing unless `config` asks for
+        `contextOverflowPolicy: "stopAtLimit"`. The requests' failures (the SDK's errors) pass through.
         """
         if overflow_policy(config) != "stopAtLimit":
             return
-        context_length = await self._context_length(llm)
+        context_length = yield from self._context_length(llm)
         if context_length <= 0:
             return  # LM Studio did not say: nothing to check against
         messages, text_bytes, images = _shape(model_input)
@@ -126,44 +122,60 @@ class ContextPreflight:
         overhead = self._template_overhead.get(key)
         if overhead is not None and text_bytes + 2 * overhead + _SLACK + reserved <= context_length:
             return  # far from the limit: fits whatever the template adds
-        formatted = await llm.apply_prompt_template(history)
+        formatted = yield ApplyTemplate(llm, history)
         formatted_bytes = len(formatted.encode("utf-8", "surrogatepass"))
         # Never below 0: a template that drops text (earlier reasoning, say) may keep more of a longer turn.
         self._template_overhead[key] = max(overhead or 0, formatted_bytes - text_bytes, 0)
         if formatted_bytes + _SLACK + reserved <= context_length:
             return  # a token never covers less than a byte
-        prompt_tokens = await llm.count_tokens(formatted) + images * IMAGE_TOKENS
+        prompt_tokens = (yield CountTokens(llm, formatted)) + images * IMAGE_TOKENS
         if prompt_tokens + _reserved_tokens(config) > context_length:
-            await self._refuse(llm, prompt_tokens, _reserved_tokens(config), images)
+            # Refuse, unless a fresh look shows the model was reloaded with more room.
+            self._context_lengths.pop(llm.identifier, None)
+            context_length = yield from self._context_length(llm)
+            if 0 < context_length < prompt_tokens + _reserved_tokens(config):
+                raise ContextOverflowError(
+                    model=llm.identifier,
+                    prompt_tokens=prompt_tokens,
+                    context_length=context_length,
+                    reserved=_reserved_tokens(config),
+                    images=images,
+                    turns=messages,
+                )
 
-    async def _refuse(self, llm: lmstudio.AsyncLLM, prompt_tokens: int, reserved: int, images: int) -> None:
-        """Raise `ContextOverflowError`, unless a fresh look shows the model was reloaded with more room."""
-        self._context_lengths.pop(llm.identifier, None)
-        context_length = await self._context_length(llm)
-        if 0 < context_length < prompt_tokens + reserved:
-            raise _too_long(llm.identifier, prompt_tokens, reserved, context_length, images)
-
-    async def _context_length(self, llm: lmstudio.AsyncLLM) -> int:
+    def _context_length(self, llm: Any) -> Check:
         cached = self._context_lengths.get(llm.identifier)
         if cached is None:
-            cached = self._context_lengths[llm.identifier] = await llm.get_context_length()
+            cached = self._context_lengths[llm.identifier] = int((yield ContextLength(llm)))
         return cached
 
-    @contextlib.contextmanager
-    def explain_overflow(self, llm: lmstudio.AsyncLLM, config: Mapping[str, Any]) -> Iterator[None]:
-        """Turn LM Studio's own overflow error into `ContextOverflowError` (an estimate fell short)."""
-        try:
-            yield
-        except lmstudio.LMStudioServerError as exc:
-            if _LM_STUDIO_OVERFLOW not in str(exc):
-                raise
+    def explain(
+        self, exc: lmstudio.LMStudioServerError, llm: Any, model_input: Any, config: Mapping[str, Any]
+    ) -> Check:
+        """Plan: the `ContextOverflowError` for LM Studio's own overflow error (an estimate fell short), or
+        None when `exc` is not one (or names no size and none can be had)."""
+        text = str(exc)
+        if _LLAMA_CPP_OVERFLOW in text:
             self._context_lengths.pop(llm.identifier, None)
-            length = _context_length_in(str(exc))
+            length = _context_length_in(text)
+        elif _MLX_OVERFLOW in text:
+            # MLX names no size: the one the pre-flight used (the instance's, as loaded), else LM Studio's.
+            length = self._context_lengths.get(llm.identifier)
             if length is None:
-                raise
-            if overflow_policy(config) == "truncateMiddle":
-                raise _head_too_long(llm.identifier, length) from exc
-            raise _too_long(llm.identifier, None, _reserved_tokens(config), length) from exc
+                length = yield from self._context_length(llm)
+        else:
+            return None
+        if not length:
+            return None
+        policy = "truncateMiddle" if overflow_policy(config) == "truncateMiddle" else "stopAtLimit"
+        return ContextOverflowError(
+            model=llm.identifier,
+            prompt_tokens=None,
+            context_length=length,
+            reserved=_reserved_tokens(config),
+            turns=_shape(model_input)[0],
+            policy=policy,
+        )
 
 
 def _context_length_in(message: str) -> int | None:

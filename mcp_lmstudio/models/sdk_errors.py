@@ -4,9 +4,15 @@ The one place that knows how the SDK (and the httpx and JSON errors it lets thro
 message quotes LM Studio's own words once, then gives the advice that fits the cause:
 
 * the model failed to load (out of memory, missing files): a smaller model, or one already loaded;
-* images sent to a model without vision: the loaded models that have it;
+* images sent to a model without vision: the loaded models that have it; images refused by a model that
+  has vision: its context (LM Studio wants about 1,500 tokens for images), not another model;
+* a prompt template that refuses the system role: the system message (drop it or fold it in), not "again";
 * a JSON schema the engine refused: the schema;
-* the model was unloaded (evicted) while the call ran, or the engine crashed: try again.
+* the model was unloaded (evicted) while the call ran, or the engine crashed: try again;
+* data the installed SDK cannot decode (LM Studio is newer): `SDKMismatchError`, never "not reachable",
+  since LM Studio answered.
+
+The errors carry their facts as fields and word them for Python callers (see `mcp_lmstudio.errors`).
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ from typing import Any
 
 import httpx
 import lmstudio
+import msgspec
 
 from ..errors import (
     GenerationFailedError,
     InvalidInputError,
     LMStudioUnavailableError,
     McpLmStudioError,
+    SDKMismatchError,
 )
 from ..text import valid_unicode
+from ._sdk import SDK_VERSION
 from .api_token import auth_refused_error, is_auth_refusal
 
 __all__ = [
     "CONNECT_ERRORS",
+    "classify",
     "lmstudio_words",
     "translate_errors",
     "unreachable_error",
@@ -63,68 +73,69 @@ def translate_errors(api_host: str, *, structured: bool = False, model: str | No
         ) from exc
     except lmstudio.LMStudioServerError as exc:
         raise server_error(exc, structured=structured, model=model) from exc
+    except msgspec.MsgspecError as exc:  # a ValueError: before the SDK's ValueErrors below
+        raise sdk_mismatch(exc, model) from exc
     except lmstudio.LMStudioValueError as exc:
         raise InvalidInputError(
-            f"The lmstudio SDK refused the request: {_sentence(lmstudio_words(exc))} "
-            "Check the arguments against the tool's schema."
+            f"The lmstudio SDK refused the request: {_sentence(lmstudio_words(exc))} Check the arguments."
         ) from exc
     except lmstudio.LMStudioClientError as exc:
+        if _is_decoding_refusal(exc):
+            raise sdk_mismatch(exc, model) from exc
         raise unreachable_error(api_host, exc) from exc
+
+
+def _is_decoding_refusal(exc: lmstudio.LMStudioClientError) -> bool:
+    """Whether the SDK refused data LM Studio sent (rather than failing to reach it)."""
+    return str(exc).startswith(("Unknown model type", "No 'type' field"))
+
+
+def sdk_mismatch(exc: BaseException, model: str | None) -> SDKMismatchError:
+    """The error for data LM Studio sent that the installed SDK cannot decode (LM Studio is newer)."""
+    said = f"{_strip_end(lmstudio_words(exc))} (lmstudio {SDK_VERSION})."
+    return SDKMismatchError(said, model=model)
+
+
+def classify(exc: lmstudio.LMStudioServerError, *, structured: bool = False) -> str:
+    """What LM Studio's error is put down to (`GenerationFailedError.reason`), from its type and words."""
+    lowered = f"{exc} {lmstudio_words(exc)}".lower()
+    if isinstance(exc, lmstudio.LMStudioModelNotFoundError) or _mentions(lowered, "unloaded", "evicted"):
+        return "evicted"
+    if _mentions(lowered, "does not support image", "vision", "images are not supported"):
+        return "vision"
+    if _mentions(lowered, "only user and assistant roles", "system role not supported", "system role is not"):
+        return "system_role"
+    if str(exc).startswith(("Model get/load", "Model load")) or _mentions(
+        lowered, "failed to load", "error loading", "out of memory", "insufficient", "vram", "oom"
+    ):
+        return "load"
+    if _mentions(lowered, "crash", "exited unexpectedly"):
+        return "crashed"
+    return "schema" if structured else "lmstudio"
 
 
 def server_error(
     exc: lmstudio.LMStudioServerError, *, structured: bool = False, model: str | None = None
 ) -> GenerationFailedError:
     """The error for something LM Studio reported, with the advice for its cause (see the module docstring)."""
-    words = lmstudio_words(exc)
-    said = f"LM Studio said: {_sentence(words)}"
-    which = f"{model!r}" if model else "the model"
-    lowered = f"{exc} {words}".lower()
-    if isinstance(exc, lmstudio.LMStudioModelNotFoundError) or _mentions(lowered, "unloaded", "evicted"):
-        return GenerationFailedError(
-            f"{said} The model was unloaded in LM Studio while the call ran (evicted to make room for another, or "
-            "unloaded by hand). Try again: the next call loads it again.",
-            reason="evicted",
-        )
-    if _mentions(lowered, "does not support image", "vision", "images are not supported"):
-        return vision_error(words, model, [])
-    if str(exc).startswith(("Model get/load", "Model load")) or _mentions(
-        lowered, "failed to load", "error loading", "out of memory", "insufficient", "vram", "oom"
-    ):
-        return GenerationFailedError(
-            f"{said} {which[0].upper()}{which[1:]} could not be loaded. Pick a smaller model or one already loaded "
-            "(list_models shows which), or free memory by unloading other models in LM Studio.",
-            reason="load",
-        )
-    if _mentions(lowered, "crash", "exited unexpectedly"):
-        return GenerationFailedError(
-            f"{said} LM Studio's engine stopped while running {which}. Try again; if it keeps failing, use a smaller "
-            "model or a shorter prompt.",
-            reason="crashed",
-        )
-    if structured:
-        return GenerationFailedError(
-            f"{said} LM Studio's engine could not use the JSON schema. Simplify `json_schema`: plain `type`, "
-            "`properties`, `required`, `items` and `enum` work everywhere; remove the keywords the message names.",
-            reason="schema",
-        )
     return GenerationFailedError(
-        f"{said} Check the arguments, or try again; `mcp-lmstudio check` tests LM Studio and the model.",
-        reason="lmstudio",
+        _sentence(lmstudio_words(exc)), reason=classify(exc, structured=structured), model=model
     )
 
 
-def vision_error(words: str, model: str | None, vision_models: list[str]) -> GenerationFailedError:
-    """The error for images sent to a model without vision, naming the loaded models that have it."""
-    which = f"{model!r}" if model else "The model"
-    if vision_models:
-        fix = f"Loaded models with vision: {', '.join(repr(key) for key in vision_models)}; pass one as `model`"
-    else:
-        fix = "No loaded model has vision; pass `model` with one that has (list_models shows `vision`)"
-    return GenerationFailedError(
-        f"LM Studio said: {_sentence(words)} {which} does not accept images. {fix}, or leave the images out.",
-        reason="vision",
-    )
+def vision_error(words: str, model: str | None, loaded: list[Any]) -> GenerationFailedError:
+    """The error for images LM Studio refused, from its raw `listLoaded` answer (`loaded`).
+
+    Refused by a model that has no vision: the loaded models that do. Refused by one that has vision (LM
+    Studio says "does not support images" when the context is too short for them): its context.
+    """
+    infos = [info for info in loaded if isinstance(info, dict)]
+    vision = [str(info.get("identifier")) for info in infos if info.get("vision") is True]
+    if model is not None and model in vision:
+        length = next((info.get("contextLength") for info in infos if info.get("identifier") == model), None)
+        context = length if isinstance(length, int) and not isinstance(length, bool) else None
+        return GenerationFailedError(_sentence(words), reason="vision_context", model=model, context_length=context)
+    return GenerationFailedError(_sentence(words), reason="vision", model=model, vision_models=vision)
 
 
 #: What entering an `AsyncClient` raises when LM Studio is absent, silent, not LM Studio, or refuses us:

@@ -27,34 +27,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "localhost:1234"
 _CONNECT_TIMEOUT_S = 10.0
 _CLOSE_TIMEOUT_S = 1.5
-# The namespaces the server uses; the SDK opens all five, and any one dropping means the link is gone.
-_NAMESPACES = ("llm", "system", "files")
 
 
 def _is_connected(client: Any) -> bool:
-    """Whether every namespace the server uses still has its websocket.
+    """Whether every namespace the server uses (llm, system, files) still has its websocket (see `_sdk`)."""
+    from ._sdk import websockets_alive  # the SDK is imported on first use
 
-    The SDK exposes no liveness flag: a namespace whose websocket task ended has cleared its socket. If a
-    later SDK arranges its internals differently, this says "connected" and the session falls back to
-    reconnecting after a call fails with a lost connection.
-    """
-    sessions = getattr(client, "_sessions", None)
-    if not isinstance(sessions, dict):
-        return True  # unrecognised internals
-    for namespace in _NAMESPACES:
-        if namespace not in sessions:
-            return False
-        if not hasattr(sessions[namespace], "_lmsws"):
-            return True  # unrecognised internals
-        websocket = sessions[namespace]._lmsws
-        if websocket is None:
-            return False  # closed
-        handler = getattr(websocket, "_ws_handler", None)
-        if handler is None or not hasattr(handler, "_ws"):
-            return True  # unrecognised internals
-        if handler._ws is None:
-            return False  # its websocket task ended: the link dropped
-    return True
+    return websockets_alive(client)
 
 
 class LMStudioSession:
@@ -154,6 +133,7 @@ class LMStudioSession:
         # The SDK is imported on first use, so that the server answers `initialize` without paying for it.
         from lmstudio import AsyncClient
 
+        from ._sdk import enter_async_client
         from .api_token import check_api_token, redact
         from .async_model import AsyncLMStudio
         from .sdk_errors import CONNECT_ERRORS, unreachable_error
@@ -170,7 +150,7 @@ class LMStudioSession:
                         host = await AsyncClient.find_default_local_api_host() or DEFAULT_HOST
                     # Only SDK 1.6+ takes a token (`check_api_token` made sure of it when one is set).
                     client = AsyncClient(host, self.api_token) if self.api_token else AsyncClient(host)  # type: ignore[call-arg, unused-ignore]
-                    await client.__aenter__()
+                    await enter_async_client(client)
             except (*CONNECT_ERRORS, TimeoutError) as exc:
                 if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT_S):

@@ -74,27 +74,57 @@ class SingleFlight(Generic[K, T]):
 
 
 class SyncSingleFlight(Generic[K, T]):
-    """`SingleFlight` for threads: concurrent callers of one key wait for the first caller's load."""
+    """`SingleFlight` for threads: each load runs in a thread of its own, so that a caller can report its
+    progress (and give up at a time limit) while it runs; concurrent callers of one key share it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flights: dict[K, concurrent.futures.Future[T]] = {}
+        self._flights: dict[K, tuple[concurrent.futures.Future[T], list[Callable[[float], object]]]] = {}
 
-    def run(self, key: K, load: Callable[[], T]) -> T:
-        """The outcome of the one load of `key`, running it in this thread unless one is under way."""
+    def start(
+        self, key: K, load: Callable[[Callable[[float], None]], T], on_progress: Callable[[float], object]
+    ) -> concurrent.futures.Future[T]:
+        """The future of the one load of `key`, starting it unless one is under way.
+
+        `on_progress` receives the load's progress (0.0 to 1.0) from the load's thread, until `leave`.
+        """
         with self._lock:
             flight = self._flights.get(key)
-            leader = flight is None
             if flight is None:
-                flight = self._flights[key] = concurrent.futures.Future()
-        if not leader:
-            return flight.result()
+                flight = self._flights[key] = (concurrent.futures.Future(), [])
+                worker = threading.Thread(target=self._run, args=(key, load, flight), name=f"load {key}", daemon=True)
+                worker.start()
+            flight[1].append(on_progress)
+        return flight[0]
+
+    def leave(self, key: K, on_progress: Callable[[float], object]) -> None:
+        """Stop sending `key`'s progress to `on_progress`."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None and on_progress in flight[1]:
+                flight[1].remove(on_progress)
+
+    def _run(
+        self,
+        key: K,
+        load: Callable[[Callable[[float], None]], T],
+        flight: tuple[concurrent.futures.Future[T], list[Callable[[float], object]]],
+    ) -> None:
+        future, listeners = flight
+
+        def report(fraction: float) -> None:
+            with self._lock:
+                current = list(listeners)
+            for listener in current:
+                listener(fraction)
+
         try:
-            flight.set_result(load())
-        except BaseException as exc:
-            flight.set_exception(exc)
-            raise
-        finally:
+            result = load(report)
+        except BaseException as exc:  # handed to every waiter; a failed load is forgotten first
             with self._lock:
                 self._flights.pop(key, None)
-        return flight.result()
+            future.set_exception(exc)
+            return
+        with self._lock:
+            self._flights.pop(key, None)
+        future.set_result(result)

@@ -1,200 +1,148 @@
-"""`LMStudio`: the model layer over the synchronous `lmstudio.Client`."""
+"""`LMStudio`: the model layer over the synchronous `lmstudio.Client`.
+
+What a call does is written once, in `plans.py`; this module only performs its requests by calling the SDK.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import math
+import queue
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
-from typing import Any, cast
+from collections.abc import Generator, Iterator
+from typing import Any, Unpack
 
 import lmstudio
 from lmstudio import Client
 
-from ..errors import GenerationFailedError
-from ..types import Image
-from .adapter import LMStudioTypeAdapter
-from .core import (
-    NOT_FOUND,
-    PLACEHOLDER_HANDLE,
-    FragmentSorter,
-    describe_host,
-    no_model_loaded,
-    timeout_error,
-    vision_identifiers,
-)
-from .events import (
-    GenerationResult,
-    StreamEvent,
-    TextFragment,
-)
-from .prediction_config import check_prediction_config
-from .resolution import resolve_specifier
-from .sdk_errors import CONNECT_ERRORS, lmstudio_words, translate_errors, vision_error
+from . import _sdk
+from .core import CallOptions, Expired, FragmentSorter, deadline_after, timeout_error
+from .events import GenerationResult, LoadProgress, ModelDescription, PromptProgress, StreamEvent, TextFragment
+from .front_end import FrontEnd
+from .plans import Load, Outcome, Phase, Predict, Request, drive, run, sdk_call
+from .sdk_errors import translate_errors
 from .singleflight import SyncSingleFlight
 
 
-class LMStudio:
-    """Generates with a model in LM Studio through a synchronous `lmstudio.Client`."""
+class LMStudio(FrontEnd[Client]):
+    """Generates with a model in LM Studio through a synchronous `lmstudio.Client`.
 
-    def __init__(
-        self,
-        client: Client,
-        model_name: str | None = None,
-        *,
-        timeout: float | None = None,
-        model_setting: str = "model_name",
-    ) -> None:
-        """Wrap `client`; `model_name` is the default model key (else the loaded one); `timeout` in seconds.
+    The same calls, events (load progress, prompt progress, text, result) and errors as `AsyncLMStudio`,
+    from the same plans; `close()` as described in `FrontEnd`. Several threads may share one object: the
+    threads that name one model share one load.
 
-        `model_setting` names where the default came from, for messages.
-        """
-        self.client = client
-        self.model_name = model_name
-        self.model_setting = model_setting
-        self.timeout = timeout
-        self.type_adapter = LMStudioTypeAdapter()
-        self._handles: dict[str | None, lmstudio.LLM] = {}
-        self._loads: SyncSingleFlight[str, lmstudio.LLM] = SyncSingleFlight()
+    What the synchronous SDK does not allow: its requests block and cannot be interrupted, so the time limit
+    ends a prediction (cancelled in LM Studio, with the text so far in the error) and stops waiting for a
+    model load (which finishes in its own thread and serves later calls), but a listing, an upload or a token
+    count that LM Studio is slow to answer is only checked against the limit before it starts. Prompt
+    progress comes in bursts with the first text, not as LM Studio reports it.
+    """
 
-    def generate(
-        self,
-        model_input: object,
-        output_type: object = None,
-        *,
-        config: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        """Generate a response and return the answer text (reasoning excluded)."""
-        return self.generate_result(model_input, output_type, config=config, model=model, timeout=timeout).text
+    def _init_io(self) -> None:
+        self._loads: SyncSingleFlight[str, Any] = SyncSingleFlight()
+
+    def generate(self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]) -> str:
+        """Generate a response and return the answer text (reasoning excluded); raises as `stream_events`."""
+        return self.generate_result(model_input, output_type, **options).text
 
     def generate_result(
-        self,
-        model_input: object,
-        output_type: object = None,
-        *,
-        config: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
+        self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]
     ) -> GenerationResult:
-        """Generate a response and return it with its reasoning, model, stop reason and stats."""
-        with contextlib.closing(
-            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
-        ) as events:
-            for event in events:
-                if isinstance(event, GenerationResult):
-                    return event
-        raise AssertionError("stream_events ended without a result")  # pragma: no cover
+        """Generate a response and return it with its reasoning, model, stop reason and stats.
+
+        Raises as `stream_events`; at the time limit, `GenerationTimeoutError.partial` holds the text so far.
+        """
+        with contextlib.closing(self.stream_events(model_input, output_type, **options)) as events:
+            return [event for event in events if isinstance(event, GenerationResult)][-1]
 
     def generate_stream(
-        self,
-        model_input: object,
-        output_type: object = None,
-        *,
-        config: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
+        self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]
     ) -> Iterator[str]:
-        """Yield the answer text as it is generated; leaving early cancels the prediction in LM Studio."""
-        with contextlib.closing(
-            self.stream_events(model_input, output_type, config=config, model=model, timeout=timeout)
-        ) as events:
-            for event in events:
-                if isinstance(event, TextFragment) and not event.reasoning:
-                    yield event.text
-
-    def generate_batch(self, model_input: object, output_type: object = None, **kwargs: Any) -> Any:
-        """Not available: LM Studio has no batch inference."""
-        raise NotImplementedError("The `lmstudio` library does not support batch inference.")
+        """Yield the answer text as it is generated (reasoning excluded); leaving early cancels the prediction."""
+        with contextlib.closing(self.stream_events(model_input, output_type, **options)) as events:
+            yield from (event.text for event in events if isinstance(event, TextFragment) and not event.reasoning)
 
     def stream_events(
-        self,
-        model_input: object,
-        output_type: object = None,
-        *,
-        config: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
+        self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]
     ) -> Generator[StreamEvent, None, None]:
-        """Yield text fragments, then the `GenerationResult` (see `AsyncLMStudio.stream_events`)."""
-        response_format = self.type_adapter.format_output_type(output_type)
-        prediction_config = check_prediction_config(config)
-        self.type_adapter.format_input(model_input, upload_image=lambda _image: PLACEHOLDER_HANDLE)
-        limit = self.timeout if timeout is None else timeout
-        deadline = None if limit is None or not math.isfinite(limit) else time.monotonic() + limit
-        default = model or self.model_name
-        with (
-            self._vision_models_named(default),
-            translate_errors(describe_host(self.client), structured=response_format is not None, model=default),
-        ):
-            history = self.type_adapter.format_input(model_input, upload_image=self._upload)
-            sdk_config = cast(lmstudio.LlmPredictionConfigDict, prediction_config) if prediction_config else None
-            # A cached handle goes stale when LM Studio unloads the model: forget it and resolve once more.
-            for attempt in (1, 2):
-                llm = self._resolve(model)
-                if deadline is not None and time.monotonic() >= deadline:  # the sync SDK cannot be interrupted
-                    raise timeout_error(limit, "preparing")
-                stream = llm.respond_stream(history, response_format=response_format, config=sdk_config)
-                started = False
-                try:
-                    for event in _iterate_sync(stream, llm.identifier, deadline, limit):
-                        started = True
-                        yield event
-                    return
-                except NOT_FOUND:
-                    self._handles.pop(model or self.model_name, None)
-                    if started or attempt == 2:
-                        raise
+        """Yield load progress, prompt progress and text fragments, then the `GenerationResult`.
+
+        Raises what `AsyncLMStudio.stream_events` raises, in the same cases.
+        """
+        call = self._prepare(model_input, output_type, options)
+        deadline = deadline_after(call.limit, time.monotonic())
+        phase = Phase("resolving")  # the sync client connects with its first request
+        try:
+            with translate_errors(self.host, structured=call.response_format is not None, model=call.default):
+                perform = functools.partial(self._perform, deadline=deadline)
+                yield from drive(self.plans.generate(call, self.host), perform, phase)
+        except TimeoutError as exc:
+            raise timeout_error(call.limit, phase.now, exc) from None
+
+    def list_models(self) -> list[ModelDescription]:
+        """The loaded LLM instances, then the downloaded LLMs without one (models of unknown types left out).
+
+        Raises:
+            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
+        """
+        with translate_errors(self.host):
+            return run(self.plans.list_models(), functools.partial(self._perform, deadline=None))
 
     def close(self) -> None:
-        """Close the client."""
-        self._handles.clear()
-        self.client.close()
+        """Forget the cached model handles; close the client if this object opened it (see `FrontEnd`)."""
+        self.plans.forget_handles()
+        if self._owns_client:
+            self.client.close()
 
-    @contextlib.contextmanager
-    def _vision_models_named(self, model: str | None) -> Iterator[None]:
-        """Name the loaded vision models in the error for images sent to a model without vision."""
+    def _perform(self, step: Request, deadline: float | None) -> Iterator[StreamEvent | Outcome]:
+        """Perform one request of a plan: its events for the caller, then its `Outcome`."""
         try:
-            yield
-        except GenerationFailedError as exc:
-            if exc.reason != "vision" or exc.__cause__ is None:
-                raise
-            vision_models: list[str] = []
-            with contextlib.suppress(*CONNECT_ERRORS):
-                vision_models = vision_identifiers(self.client.llm.remote_call("listLoaded"))
-            raise vision_error(lmstudio_words(exc.__cause__), model, vision_models) from exc.__cause__
+            if isinstance(step, Predict):
+                for event in _predict(step, deadline):
+                    step.started = True
+                    yield event
+                yield Outcome()
+            elif isinstance(step, Load):
+                yield Outcome((yield from self._load(step, deadline)))
+            else:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError  # a blocking SDK call cannot be cut short: do not start it
+                yield Outcome(sdk_call(self.client, step))
+        except Exception as exc:  # thrown into the plan, which decides
+            yield Outcome(error=exc)
 
-    def _upload(self, image: Image) -> lmstudio.FileHandle:
-        return self.client.files.prepare_image(image.to_bytes(), image.filename)
+    def _load(self, step: Load, deadline: float | None) -> Generator[LoadProgress, None, Any]:
+        """Yield LM Studio's progress while it loads the model just in time (in a thread), then return it."""
+        fractions: queue.SimpleQueue[float | None] = queue.SimpleQueue()
 
-    def _resolve(self, model: str | None) -> lmstudio.LLM:
-        """The handle for `model` (see `AsyncLMStudio._resolve`); threads naming one model share one load."""
-        key = model or self.model_name
-        handle = self._handles.get(key)
-        if handle is not None:
-            return handle
-        loaded = self.client.llm.list_loaded()
-        if key is None:
-            if not loaded:
-                raise no_model_loaded(describe_host(self.client))
-            handle = loaded[0]
-        else:
-            setting = None if model else self.model_setting
-            downloaded = self.client.llm.list_downloaded()
-            target = resolve_specifier(key, [llm.identifier for llm in loaded], downloaded, setting=setting)
-            handle = self._loads.run(target, functools.partial(self.client.llm.model, key))
-        self._handles[key] = handle
-        return handle
+        def load(report: Any) -> Any:
+            return self.client.llm.model(step.specifier, on_load_progress=report)
+
+        loading = self._loads.start(step.target, load, fractions.put)
+        loading.add_done_callback(lambda _future: fractions.put(None))
+        try:
+            while True:
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                try:
+                    fraction = fractions.get(timeout=left)
+                except queue.Empty:
+                    raise TimeoutError from None
+                if fraction is None:
+                    return loading.result()
+                yield LoadProgress(step.specifier, fraction)
+        finally:
+            self._loads.leave(step.target, fractions.put)
 
 
-def _iterate_sync(
-    stream: lmstudio.PredictionStream, model: str, deadline: float | None, limit: float | None
-) -> Generator[StreamEvent, None, None]:
+def _predict(step: Predict, deadline: float | None) -> Iterator[StreamEvent]:
     # The SDK closes the channel when its iterator is closed, so an early exit must send `cancel` while
     # the iterator is still suspended; a timer does the same when the time limit passes.
+    progress: list[float] = []  # the SDK reports prompt progress while we wait for the next fragment
+    stream = step.llm.respond_stream(
+        step.history, **step.sdk_arguments(), on_prompt_processing_progress=progress.append
+    )
+    watch = _sdk.watch_prediction(stream)
     timed_out = threading.Event()
 
     def expire() -> None:
@@ -205,24 +153,27 @@ def _iterate_sync(
     stream.start()  # before the timer: a cancel sent before the request exists would be lost
     timer = None if deadline is None else threading.Timer(max(deadline - time.monotonic(), 0), expire)
     fragments = iter(stream)
-    sorter = FragmentSorter()
-    finished = False
+    sorter = FragmentSorter(str(step.llm.identifier))
+    settled = False
     try:
         if timer is not None:
             timer.start()
         for fragment in fragments:
             event = sorter.add(fragment)
-            if event is not None and not timed_out.is_set():
-                yield event
-        if timed_out.is_set():
-            raise timeout_error(limit, "generating")
+            if not timed_out.is_set():
+                yield from (PromptProgress(fraction) for fraction in progress)
+                progress.clear()
+                if event is not None:
+                    yield event
+        settled = True
+        if timed_out.is_set():  # the loop ended with LM Studio's confirmation of the cancel
+            raise Expired(sorter.partial(watch.packet))
         yield from sorter.finish()
-        finished = True
-        yield sorter.result(stream.result(), model)
+        yield sorter.result(watch.packet)
     finally:
         if timer is not None:
             timer.cancel()
-        if not finished:
+        if not settled:
             with contextlib.suppress(lmstudio.LMStudioError):
                 stream.cancel()
                 for _ in fragments:  # let the SDK read LM Studio's confirmation

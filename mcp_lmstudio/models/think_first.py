@@ -85,7 +85,7 @@ async def think_first_events(
     schema_text = json.dumps(output_type.schema, ensure_ascii=False)
     conversation = _asking_to_think(model_input, THINK_INSTRUCTION.format(schema=schema_text))
     first: GenerationResult | None = None
-    with _one_time_limit(limit, "the model was still thinking"):
+    with _one_time_limit(limit, "thinking"):
         async with contextlib.aclosing(
             model_layer.stream_events(Chat(conversation), None, config=config, model=model, timeout=_left(deadline))
         ) as events:
@@ -101,7 +101,7 @@ async def think_first_events(
         {"role": "user", "content": ANSWER_INSTRUCTION},
     ]
     offset = first.stats.predicted_tokens
-    with _one_time_limit(limit, "the model was writing the JSON after thinking"):
+    with _one_time_limit(limit, "writing_json"):
         async with contextlib.aclosing(
             model_layer.stream_events(
                 Chat(conversation), output_type, config=config, model=first.model, timeout=_left(deadline)
@@ -126,8 +126,4 @@ def _one_time_limit(limit: float | None, phase: str) -> Any:
     try:
         yield
     except GenerationTimeoutError:
-        raise GenerationTimeoutError(
-            f"The call did not finish within the {limit:g} s time limit, which covers both think_first steps "
-            f"({phase}; the prediction was cancelled in LM Studio). Raise the limit (--timeout / "
-            "MCP_LMSTUDIO_TIMEOUT), lower max_tokens, or call without think_first."
-        ) from None
+        raise GenerationTimeoutError(limit, phase, think_first=True) from None

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
@@ -29,7 +29,8 @@ from .conversations import Continuation, continuation_for, owner_of, save_turn
 from .file_context import narrowed_by_roots, output_target, read_for_call, with_files, write_output
 from .progress import ProgressReporter
 from .state import AppState
-from .tasks import task_time_limit, task_timeout_error
+from .tasks import task_time_limit
+from .wording import TASK_TIMEOUT_FLAGS, TIMEOUT_FLAGS, tool_message
 
 __all__ = ["REFERENCES_META", "ByReference", "run_generation"]
 
@@ -105,10 +106,19 @@ def _system_with_messages() -> InvalidInputError:
     return InvalidInputError("`system` goes with `prompt`; with `messages`, make the first message the system turn.")
 
 
+def time_limit_of(ctx: Context[AppState, Any]) -> tuple[float, str] | None:
+    """The call's time limit in seconds and the flags that set it (a task's own, else the session's)."""
+    in_task = task_time_limit()
+    if in_task is not None:
+        return in_task, TASK_TIMEOUT_FLAGS
+    limit = ctx.request_context.lifespan_context.session.timeout
+    return None if limit is None else (limit, TIMEOUT_FLAGS)
+
+
 def _history_overflow(exc: ContextOverflowError, turns: int) -> InvalidInputError:
     return InvalidInputError(
-        f"{exc} The conversation being continued holds {plural(turns, 'earlier turn')}, replayed in full: start a "
-        "new conversation (call without previous_response_id, with a summary of what matters), use a model "
+        f"{tool_message(exc)} The conversation being continued holds {plural(turns, 'earlier turn')}, replayed in "
+        "full: start a new conversation (call without previous_response_id, with a summary of what matters), use a model "
         "loaded with a longer context, or pass context_overflow 'rolling_window' (LM Studio drops the oldest "
         "turns) or 'truncate_middle'."
     )
@@ -216,5 +226,9 @@ async def generate(
         session.connection_lost(model_layer)
         raise
     except GenerationTimeoutError as exc:
-        raise exc if time_limit is None else task_timeout_error(exc) from None
+        # A plain generation keeps what it wrote: the text comes back with a note (`cut_off_note`). JSON cut
+        # off is no answer at all, so structured output stays an error.
+        if exc.partial is not None and exc.partial.text and output_type is None:
+            return cast(GenerationResult, exc.partial)
+        raise
     raise AssertionError("the model layer ended a generation without a result")  # pragma: no cover

@@ -85,24 +85,39 @@ def generation_output(result: GenerationResult) -> GenerateOutput:
     )
 
 
-def generation_result(result: GenerationResult, *, max_tokens: int | None = None) -> CallToolResult:
-    """The answer as the first text content, exactly; a second one when it was cut off (see `cut_off_note`)."""
+def generation_result(
+    result: GenerationResult, *, max_tokens: int | None = None, time_limit: tuple[float, str] | None = None
+) -> CallToolResult:
+    """The answer as the first text content, exactly; a second one when it was cut off (see `cut_off_note`).
+
+    `time_limit`: the call's limit in seconds and the flags that set it, for a result the limit cut off.
+    """
     structured = generation_output(result).model_dump()
     if structured["reasoning"] is None:
         del structured["reasoning"]  # present only when the model reasoned; other nulls (stats) stay
     content: list[ContentBlock] = [TextContent(type="text", text=result.text)]
-    note = cut_off_note(result, max_tokens) or empty_answer_note(result)
+    note = cut_off_note(result, max_tokens, time_limit) or empty_answer_note(result)
     if note is not None:
         content.append(TextContent(type="text", text=note))
     return CallToolResult(content=content, structured_content=structured)
 
 
-def cut_off_note(result: GenerationResult, max_tokens: int | None) -> str | None:
+def cut_off_note(
+    result: GenerationResult, max_tokens: int | None, time_limit: tuple[float, str] | None = None
+) -> str | None:
     """What a reader of the content alone needs when the answer stopped early: that it did, and what to do.
 
-    `max_tokens` is the limit the call set (None: LM Studio's own setting for the model).
+    `max_tokens` is the limit the call set (None: LM Studio's own setting for the model); `time_limit` the
+    call's time limit (seconds) and the flags that set it.
     """
     tokens = plural(result.stats.predicted_tokens, "token")
+    if result.stop_reason == "timeout":
+        seconds, flags = time_limit if time_limit is not None else (None, "--timeout / MCP_LMSTUDIO_TIMEOUT")
+        limit = "the time limit" if seconds is None else f"the {seconds:g} s time limit"
+        return (
+            f"[Cut off: {limit} ended the call after {tokens}, so the answer above is incomplete. Raise the limit "
+            f"({flags}), lower max_tokens, or use a faster model.]"
+        )
     if result.stop_reason == "maxPredictedTokensReached":
         limit = f"max_tokens ({max_tokens})" if max_tokens is not None else "the model's token limit in LM Studio"
         if not result.text and result.reasoning:

@@ -23,6 +23,8 @@ from ..errors import McpLmStudioError
 from ..strict_json import TOO_DEEP_MESSAGE
 from ..text import first_line, valid_unicode
 from .argument_errors import explain_validation_error
+from .tasks import task_time_limit
+from .wording import tool_message
 
 __all__ = [
     "argument_error_result",
@@ -58,7 +60,7 @@ def errors_as_results(tool: _ToolFunction) -> _ToolFunction:
             return await tool(*args, **kwargs)
         except McpLmStudioError as exc:
             logger.info("%s failed: %s", wrapper.__name__, first_line(exc))
-            return error_result(str(exc))
+            return error_result(tool_message(exc, in_task=task_time_limit() is not None))
         except RecursionError:  # a document too deep for a recursive parser (here or in the SDK): this call's error
             logger.warning("%s failed: a document was nested too deeply", wrapper.__name__, exc_info=True)
             return error_result(TOO_DEEP_MESSAGE)

@@ -11,7 +11,6 @@ Both protocol eras are served (see `wire.py` for the wire and what the SDK could
 
 from __future__ import annotations
 
-from ...errors import GenerationTimeoutError
 from .store import MAX_TASKS, TaskRecord, TaskRunner, TaskStore, TaskStoreFullError, UnknownTaskError, current_task
 from .wire import (
     LEGACY_TASKS_VERSION,
@@ -37,7 +36,6 @@ __all__ = [
     "UnknownTaskError",
     "current_task",
     "task_time_limit",
-    "task_timeout_error",
 ]
 
 
@@ -45,10 +43,3 @@ def task_time_limit() -> float | None:
     """The time limit (seconds) of the task whose work is running here, or None outside a task."""
     record = current_task.get()
     return None if record is None else record.time_limit_s
-
-
-def task_timeout_error(exc: GenerationTimeoutError) -> GenerationTimeoutError:
-    """The time-limit error of a call that ran as a task: its limit is the task's, set by another flag."""
-    return GenerationTimeoutError(
-        str(exc).replace("(--timeout / MCP_LMSTUDIO_TIMEOUT)", "(--task-timeout / MCP_LMSTUDIO_TASK_TIMEOUT)")
-    )
