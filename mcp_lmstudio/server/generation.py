@@ -118,8 +118,8 @@ def time_limit_of(ctx: Context[AppState, Any]) -> tuple[float, str] | None:
 def _history_overflow(exc: ContextOverflowError, turns: int) -> InvalidInputError:
     return InvalidInputError(
         f"{tool_message(exc)} The conversation being continued holds {plural(turns, 'earlier turn')}, replayed in "
-        "full: start a new conversation (call without previous_response_id, with a summary of what matters), use a model "
-        "loaded with a longer context, or pass context_overflow 'rolling_window' (LM Studio drops the oldest "
+        "full: start a new conversation (call without previous_response_id, with a summary of what matters), use "
+        "a model loaded with a longer context, or pass context_overflow 'rolling_window' (LM Studio drops the oldest "
         "turns) or 'truncate_middle'."
     )
 
