@@ -34,7 +34,7 @@ from .arguments import (
     TopP,
     build_request,
 )
-from .generation import ByReference, run_generation
+from .generation import ByReference, run_generation, time_limit_of
 from .results import GenerateOutput, ModelEntry, ModelList, describe_entry, generation_result, structured_result
 from .state import AppState
 from .structured_output import parse_structured, structured_schema
@@ -70,12 +70,12 @@ def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable
         sampling = (temperature, max_tokens, top_p, top_k, min_p, repeat_penalty, stop)
         request = build_request(prompt, images, messages, model, sampling, context_overflow)
         by_reference = ByReference(system, files, output_file, overwrite, previous_response_id)
-        limit = request.config.get("maxTokens")
+        limit, time_limit = request.config.get("maxTokens"), time_limit_of(ctx)
         return await run_generation(
             ctx,
             request,
             by_reference,
-            lambda result: generation_result(result, max_tokens=limit),
+            lambda result: generation_result(result, max_tokens=limit, time_limit=time_limit),
             stream_text=stream_text,
         )
 

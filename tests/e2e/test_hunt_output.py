@@ -87,10 +87,8 @@ async def test_output_deeper_than_the_limit_but_readable_by_the_sdk_carries_the_
 # lmstudio 1.5.0 itself parses a structured answer with `json.loads` when the prediction ends, and raises
 # (RecursionError; ValueError for a 5,000-digit integer) before the model layer has handed the text on; the
 # model layer has to return the answer text when the SDK fails to decode its final packet (as for hunt #3).
-MODEL_LAYER = "needs the model layer to keep the answer when lmstudio fails to decode the final packet (hunt #3)"
 
 
-@pytest.mark.xfail(reason=MODEL_LAYER, strict=True)
 @pytest.mark.parametrize("case", list(DEEP))
 async def test_deep_structured_output_error_carries_the_raw_text(client: Client, script: Script, case: str) -> None:
     text, schema = DEEP[case]
@@ -105,7 +103,6 @@ async def test_a_400_digit_integer_is_read(client: Client, script: Script) -> No
     assert not result.is_error and result.structured_content == {"price_usd": int("24" + "9" * 398)}
 
 
-@pytest.mark.xfail(reason=MODEL_LAYER, strict=True)
 async def test_a_5000_digit_integer_is_invalid_json_carrying_the_raw_text(client: Client, script: Script) -> None:
     text = '{"price_usd": 24' + "9" * 4998 + "}"
     script.answer(text)
