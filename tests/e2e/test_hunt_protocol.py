@@ -13,7 +13,7 @@ import pytest
 from mcp_lmstudio.testing import LMStudioEmulator
 from mcp_lmstudio.transports.jsonrpc import MAX_MESSAGE_DEPTH
 from tests.stdio_support import RawStdioSession, raw_stdio_server
-from tests.test_http import HEADERS, INITIALIZE, http_server
+from tests.transports.test_http import HEADERS, INITIALIZE, http_server
 
 pytestmark = pytest.mark.anyio
 

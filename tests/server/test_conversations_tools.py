@@ -18,7 +18,7 @@ from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.stdio_support import server_params
 from tests.support import text_of
 from tests.tasks_support import PollingTasksClient, poll, start_task
-from tests.test_http import http_server
+from tests.transports.test_http import http_server
 
 pytestmark = pytest.mark.anyio
 

@@ -23,9 +23,8 @@ from mcp_lmstudio.models.api_token import UPGRADE_COMMAND, RedactingFilter, reda
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
-
-from .stdio_support import server_command
-from .support import text_of
+from tests.stdio_support import server_command
+from tests.support import text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """Load: 64 concurrent calls over one stdio connection, and a soak of sequential calls measured in-process.
 
-The soak makes 1,000 calls by default; `MCP_LMSTUDIO_SOAK_CALLS=10000 python -m pytest tests/test_load.py -k soak`
+The soak makes 1,000 calls by default; `MCP_LMSTUDIO_SOAK_CALLS=10000 python -m pytest tests/e2e/test_load.py -k soak`
 runs the full 10,000.
 """
 

@@ -11,9 +11,8 @@ from mcp_lmstudio.models.preflight import IMAGE_TOKENS, ContextOverflowError
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
-
-from .stdio_support import assert_only_json_rpc, raw_stdio_server
-from .support import PNG_B64, text_of
+from tests.stdio_support import assert_only_json_rpc, raw_stdio_server
+from tests.support import PNG_B64, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ from mcp_lmstudio.testing import DEFAULT_MODELS, EmulatedModel, LMStudioEmulator
 from mcp_lmstudio.testing._records import PredictionRecord, default_reply
 from tests.support import PNG_BYTES, text_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_LINES = {line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()}
 BIN = Path(sys.executable).parent  # in CI, the README's own .venv/bin

@@ -19,7 +19,7 @@ from mcp_lmstudio.testing import LMStudioEmulator
 from tests.stdio_support import assert_only_json_rpc, raw_stdio_server, server_params
 from tests.support import text_of
 from tests.tasks_support import LegacyPeer, PollingTasksClient, poll, start_task, task_request
-from tests.test_http import http_server
+from tests.transports.test_http import http_server
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.stdio_support import raw_stdio_server
 from tests.support import closed_port, text_of
-from tests.test_http import http_server
+from tests.transports.test_http import http_server
 
 pytestmark = pytest.mark.anyio
 

@@ -11,9 +11,8 @@ from mcp import Client
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, PredictionRecord, Reply
-
-from .stdio_support import server_params
-from .support import text_of
+from tests.stdio_support import server_params
+from tests.support import text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ from mcp_lmstudio import Chat, Image, LMStudioTypeAdapter
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
+from tests.models.test_adapter import fake_upload
 from tests.schema_strategies import from_schema
 from tests.support import PNG_B64, text_of
-from tests.test_adapter import fake_upload
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

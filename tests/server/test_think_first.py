@@ -12,10 +12,9 @@ from mcp_lmstudio.models.think_first import ANSWER_INSTRUCTION
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator, PredictionRecord, Reply
-
-from .stdio_support import assert_only_json_rpc, raw_stdio_server
-from .support import PNG_B64, USER_SCHEMA
-from .tasks_support import PollingTasksClient, poll, start_task
+from tests.stdio_support import assert_only_json_rpc, raw_stdio_server
+from tests.support import PNG_B64, USER_SCHEMA
+from tests.tasks_support import PollingTasksClient, poll, start_task
 
 pytestmark = pytest.mark.anyio
 

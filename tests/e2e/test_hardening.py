@@ -18,9 +18,9 @@ from mcp_lmstudio import AsyncLMStudio, LMStudio, McpLmStudioError, ModelNotFoun
 from mcp_lmstudio.server.app import create_server
 from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import EmulatedModel, EmulatorThread, LMStudioEmulator, Reply
+from tests.server.test_tools import ProgressLog
 from tests.stdio_support import raw_stdio_server
 from tests.support import text_of
-from tests.test_server import ProgressLog
 
 pytestmark = pytest.mark.anyio
 
@@ -159,7 +159,7 @@ async def test_over_stdio_an_unencodable_result_fails_its_call_alone(emulator: L
 async def test_over_http_an_unencodable_result_fails_its_call_alone(emulator: LMStudioEmulator) -> None:
     from mcp.client.streamable_http import streamable_http_client
 
-    from tests.test_http import http_server
+    from tests.transports.test_http import http_server
 
     emulator.token_delay = 0.02
     async with http_server(emulator.api_host, module=UNSERIALISABLE) as (url, process):

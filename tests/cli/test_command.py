@@ -129,7 +129,7 @@ def test_server_json_matches_the_package_and_the_cli() -> None:
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     manifest = json.loads((root / "server.json").read_text(encoding="utf-8"))
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     package = manifest["packages"][0]

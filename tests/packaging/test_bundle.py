@@ -23,7 +23,7 @@ from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 from tests.support import text_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
 
 
