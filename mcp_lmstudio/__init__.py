@@ -20,60 +20,28 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0.0.0"
 
+# Each public name and the module it lives in: listed once here; `__all__` and the type checker's view derive
+# from it (tests/test_package.py checks that the TYPE_CHECKING imports below name the same modules).
 _EXPORTS = {
     "LMStudioTypeAdapter": "models.adapter",
-    "CFG": "types",
-    "Chat": "types",
-    "Image": "types",
-    "JsonSchema": "types",
-    "Regex": "types",
     "AsyncLMStudio": "models.async_model",
     "LMStudio": "models.sync_model",
     "from_lmstudio": "models.factory",
-    "GenerationResult": "models.events",
-    "GenerationStats": "models.events",
-    "LoadProgress": "models.events",
-    "ModelDescription": "models.events",
-    "PromptProgress": "models.events",
-    "StreamEvent": "models.events",
-    "TextFragment": "models.events",
-    "GenerationFailedError": "errors",
-    "GenerationTimeoutError": "errors",
-    "InvalidInputError": "errors",
-    "LMStudioUnavailableError": "errors",
-    "McpLmStudioError": "errors",
-    "ModelNotFoundError": "errors",
-    "NoModelLoadedError": "errors",
-    "StructuredOutputError": "errors",
-}
+    **dict.fromkeys(("CFG", "Chat", "Image", "JsonSchema", "Regex"), "types"),
+    **dict.fromkeys(
+        ("GenerationResult", "GenerationStats", "LoadProgress", "ModelDescription", "PromptProgress", "StreamEvent",
+         "TextFragment"),
+        "models.events",
+    ),
+    **dict.fromkeys(
+        ("ContextOverflowError", "GenerationFailedError", "GenerationTimeoutError", "InvalidInputError",
+         "LMStudioUnavailableError", "McpLmStudioError", "ModelNotFoundError", "NoModelLoadedError",
+         "SDKMismatchError", "StructuredOutputError", "UnsupportedTypeError"),
+        "errors",
+    ),
+}  # fmt: skip
 
-__all__ = [
-    "CFG",
-    "AsyncLMStudio",
-    "Chat",
-    "GenerationFailedError",
-    "GenerationResult",
-    "GenerationStats",
-    "GenerationTimeoutError",
-    "Image",
-    "InvalidInputError",
-    "JsonSchema",
-    "LMStudio",
-    "LMStudioTypeAdapter",
-    "LMStudioUnavailableError",
-    "LoadProgress",
-    "McpLmStudioError",
-    "ModelDescription",
-    "ModelNotFoundError",
-    "NoModelLoadedError",
-    "PromptProgress",
-    "Regex",
-    "StreamEvent",
-    "StructuredOutputError",
-    "TextFragment",
-    "__version__",
-    "from_lmstudio",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
@@ -89,28 +57,31 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:
-    from .errors import (
-        GenerationFailedError,
-        GenerationTimeoutError,
-        InvalidInputError,
-        LMStudioUnavailableError,
-        McpLmStudioError,
-        ModelNotFoundError,
-        NoModelLoadedError,
-        StructuredOutputError,
-    )
-    from .models.adapter import LMStudioTypeAdapter
-    from .models.async_model import AsyncLMStudio
-    from .models.events import (
-        GenerationResult,
-        GenerationStats,
-        LoadProgress,
-        ModelDescription,
-        PromptProgress,
-        StreamEvent,
-        TextFragment,
-    )
-    from .models.factory import from_lmstudio
-    from .models.sync_model import LMStudio
-    from .types import CFG, Chat, Image, JsonSchema, Regex
+if TYPE_CHECKING:  # the same names, for type checkers (redundant aliases mark them as re-exported)
+    from .errors import ContextOverflowError as ContextOverflowError
+    from .errors import GenerationFailedError as GenerationFailedError
+    from .errors import GenerationTimeoutError as GenerationTimeoutError
+    from .errors import InvalidInputError as InvalidInputError
+    from .errors import LMStudioUnavailableError as LMStudioUnavailableError
+    from .errors import McpLmStudioError as McpLmStudioError
+    from .errors import ModelNotFoundError as ModelNotFoundError
+    from .errors import NoModelLoadedError as NoModelLoadedError
+    from .errors import SDKMismatchError as SDKMismatchError
+    from .errors import StructuredOutputError as StructuredOutputError
+    from .errors import UnsupportedTypeError as UnsupportedTypeError
+    from .models.adapter import LMStudioTypeAdapter as LMStudioTypeAdapter
+    from .models.async_model import AsyncLMStudio as AsyncLMStudio
+    from .models.events import GenerationResult as GenerationResult
+    from .models.events import GenerationStats as GenerationStats
+    from .models.events import LoadProgress as LoadProgress
+    from .models.events import ModelDescription as ModelDescription
+    from .models.events import PromptProgress as PromptProgress
+    from .models.events import StreamEvent as StreamEvent
+    from .models.events import TextFragment as TextFragment
+    from .models.factory import from_lmstudio as from_lmstudio
+    from .models.sync_model import LMStudio as LMStudio
+    from .types import CFG as CFG
+    from .types import Chat as Chat
+    from .types import Image as Image
+    from .types import JsonSchema as JsonSchema
+    from .types import Regex as Regex
