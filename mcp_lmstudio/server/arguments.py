@@ -229,7 +229,7 @@ OutputFile = Annotated[
         default=None,
     ),
 ]
-Overwrite = Annotated[bool, Field(description="Let output_file replace a file.", default=False)]
+Overwrite = Annotated[bool, Field(description="Let output_file replace a file.", default=False), BooleanText]
 PreviousResponseId = Annotated[
     str | None,
     Field(
