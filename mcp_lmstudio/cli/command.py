@@ -292,7 +292,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 
 
 #: After SIGTERM/SIGINT, how long in-flight calls and the LM Studio session get to close.
-SHUTDOWN_GRACE_S = 1.5
+SESSION_CLOSE_GRACE_S = 1.5
 
 
 def _exit_now() -> None:
@@ -312,7 +312,7 @@ async def _run_until_signal(serve: Callable[[], Awaitable[None]], session: LMStu
                 async for signum in signals:
                     logging.getLogger(__name__).info("Received %s; shutting down", signal.Signals(signum).name)
                     serving.cancel()  # cancels in-flight calls (and their predictions), then closes the session
-                    with anyio.move_on_after(SHUTDOWN_GRACE_S):
+                    with anyio.move_on_after(SESSION_CLOSE_GRACE_S):
                         await session.wait_closed()
                     if exit_hard:
                         _exit_now()

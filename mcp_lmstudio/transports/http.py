@@ -27,7 +27,7 @@ from .addresses import is_loopback
 from .jsonrpc import MAX_MESSAGE_DEPTH, classify, too_deep
 
 __all__ = [
-    "SHUTDOWN_GRACE_S",
+    "IN_FLIGHT_GRACE_S",
     "BearerTokenMiddleware",
     "MessageCheckMiddleware",
     "PortUnavailableError",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: On SIGTERM/SIGINT, how long calls in flight get before they are cancelled.
-SHUTDOWN_GRACE_S = 1
+IN_FLIGHT_GRACE_S = 1
 
 
 class BearerTokenMiddleware:
@@ -200,6 +200,6 @@ async def serve_http(server: MCPServer[Any], settings: Settings, sock: socket.so
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's default config logs access lines to stdout; ours go to stderr
         lifespan="on",
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        timeout_graceful_shutdown=IN_FLIGHT_GRACE_S,
     )
     await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
