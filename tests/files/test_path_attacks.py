@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_lmstudio.files import AllowedDirectories, FileReadError, read_files
+from mcp_lmstudio.files import AllowedDirectories, FileAccessError, FileReadError, read_files
 from mcp_lmstudio.history import SqliteStore
 from mcp_lmstudio.server.conversations import Continuation, save_turn
 
@@ -122,3 +122,20 @@ def test_a_symlink_swapped_while_it_is_resolved_is_a_clear_refusal(
     monkeypatch.setattr(os, "readlink", vanished)
     with pytest.raises(FileReadError, match="changed while it was being checked"):  # was an internal error
         read_files(["link"], allowed)
+
+
+def test_a_race_on_a_glob_names_the_glob(
+    app: Path, outside: Path, allowed: AllowedDirectories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_lexists = os.path.lexists
+
+    def swapping(path: str) -> bool:
+        if not (app / "sub-old").exists():
+            os.rename(app / "sub", app / "sub-old")
+            (app / "sub").symlink_to(outside / "dir")  # swapped after the entry was checked
+        return real_lexists(path)
+
+    monkeypatch.setattr(os.path, "lexists", swapping)
+    with pytest.raises(FileAccessError) as info:
+        read_files(["sub/*.txt"], allowed)
+    assert info.value.entry == "sub/*.txt"  # was 'sub'
