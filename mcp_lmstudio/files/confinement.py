@@ -53,6 +53,14 @@ def _real(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(path))
 
 
+def _real_or_none(path: str | os.PathLike[str]) -> Path | None:
+    """The real path, or None when it cannot be had (an unencodable name, a symlink changing meanwhile)."""
+    try:
+        return _real(path)
+    except (OSError, ValueError):
+        return None
+
+
 def _normalised(path: str | os.PathLike[str]) -> Path:
     """`path` (absolute) with `.` and `..` applied as text, touching nothing."""
     return Path(os.path.normpath(path))
@@ -88,10 +96,12 @@ class AllowedDirectories:
         start = base if base is not None else Path.cwd()
         pairs: dict[Path, Path] = {}
         for directory in dirs:
-            real = _real(start / Path(directory))
+            real = _real_or_none(start / Path(directory))
+            if real is None:  # changed while it was resolved: not allowed rather than a crash
+                continue
             configured = _normalised(start / Path(directory))
             # The configured spelling counts only when it names the same directory (not `link/..`).
-            pairs.setdefault(real, configured if configured != real and _real(configured) == real else real)
+            pairs.setdefault(real, configured if configured != real and _real_or_none(configured) == real else real)
         #: The allowed directories' real paths.
         self.dirs: tuple[Path, ...] = tuple(pairs)
         #: Each directory as configured (absolute, normalised), or its real path.
@@ -117,7 +127,7 @@ class AllowedDirectories:
         gives an empty set.
         """
         given = [str(root) for root in roots]
-        real_roots = [_real(path) for path in map(_root_path, given) if path is not None]
+        real_roots = [real for path in map(_root_path, given) if path is not None and (real := _real_or_none(path))]
         kept: list[Path] = []
         for directory, configured in zip(self.dirs, self.configured, strict=True):
             for root in real_roots:

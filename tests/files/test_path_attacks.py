@@ -124,6 +124,19 @@ def test_a_symlink_swapped_while_it_is_resolved_is_a_clear_refusal(
         read_files(["link"], allowed)
 
 
+def test_a_root_or_directory_changing_while_resolved_is_left_out(
+    app: Path, allowed: AllowedDirectories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (app / "link").symlink_to("sub")
+
+    def vanished(path: object, *args: object, **kwargs: object) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(os, "readlink", vanished)
+    assert allowed.narrowed([str(app / "link")]).dirs == ()  # raised FileNotFoundError: an internal error
+    assert AllowedDirectories([app / "link", app]).dirs == (app,)
+
+
 def test_a_race_on_a_glob_names_the_glob(
     app: Path, outside: Path, allowed: AllowedDirectories, monkeypatch: pytest.MonkeyPatch
 ) -> None:
