@@ -1,7 +1,14 @@
 """Which paths may be read or written, and opening them so that the check holds for the file opened.
 
-A path is inside when its real path (every symlink resolved, `..` applied) lies inside the real path of an
-allowed directory, compared component by component (`/a/app-evil` is not inside `/a/app`). Opening then
+An entry is first checked as text, before any file-system call: made absolute (relative entries start at
+the first allowed directory) and normalised (`..` applied lexically), it must lie inside an allowed
+directory as configured or as its real path, compared component by component (`/a/app-evil` is not inside
+`/a/app`). Only then is it resolved, from that allowed directory's real path, and its real path (every
+symlink resolved) must lie inside an allowed directory's real path too. So nothing outside is looked at to
+decide a refusal: `/proc/<pid>/cwd/x` or `/elsewhere/link-to-app/x` is refused whatever they lead to (a
+consequence: an absolute path that reaches an allowed directory through a symlink outside it is refused;
+name it from the allowed directory instead). Entries more than MAX_ENTRY_DEPTH components below their
+allowed directory are refused (so no entry costs more than a bounded walk). Opening then
 walks from the allowed directory one component at a time with `O_NOFOLLOW` (where the OS has `dir_fd`), so
 a symlink swapped in after the check fails the open; the opened file's (st_dev, st_ino) must equal those
 seen at check time, and on Linux the kernel's own name for the descriptor (`/proc/self/fd/N`) must still
@@ -22,8 +29,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .errors import FileAccessError, FileReadError, NoAllowedDirectoriesError
+from .names import printable
 
-__all__ = ["AllowedDirectories", "CheckedPath", "open_confined", "open_directory"]
+__all__ = ["MAX_ENTRY_DEPTH", "AllowedDirectories", "CheckedPath", "open_confined", "open_directory", "still_inside"]
+
+#: Components an entry may lie below its allowed directory (as given, and as its real path).
+MAX_ENTRY_DEPTH = 64
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -38,8 +49,21 @@ _PROC_FD = Path("/proc/self/fd")
 
 def _real(path: str | os.PathLike[str]) -> Path:
     """The real path (symlinks resolved; nonexistent tails kept lexically). Raises ValueError for a path the
-    OS cannot encode."""
+    OS cannot encode, OSError when a symlink changes while it is resolved."""
     return Path(os.path.realpath(path))
+
+
+def _real_or_none(path: str | os.PathLike[str]) -> Path | None:
+    """The real path, or None when it cannot be had (an unencodable name, a symlink changing meanwhile)."""
+    try:
+        return _real(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _normalised(path: str | os.PathLike[str]) -> Path:
+    """`path` (absolute) with `.` and `..` applied as text, touching nothing."""
+    return Path(os.path.normpath(path))
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -70,12 +94,18 @@ class AllowedDirectories:
         self, dirs: Iterable[str | os.PathLike[str]], *, base: Path | None = None, roots: Sequence[str] | None = None
     ) -> None:
         start = base if base is not None else Path.cwd()
-        unique: list[Path] = []
+        pairs: dict[Path, Path] = {}
         for directory in dirs:
-            real = _real(start / Path(directory))
-            if real not in unique:
-                unique.append(real)
-        self.dirs: tuple[Path, ...] = tuple(unique)
+            real = _real_or_none(start / Path(directory))
+            if real is None:  # changed while it was resolved: not allowed rather than a crash
+                continue
+            configured = _normalised(start / Path(directory))
+            # The configured spelling counts only when it names the same directory (not `link/..`).
+            pairs.setdefault(real, configured if configured != real and _real_or_none(configured) == real else real)
+        #: The allowed directories' real paths.
+        self.dirs: tuple[Path, ...] = tuple(pairs)
+        #: Each directory as configured (absolute, normalised), or its real path.
+        self.configured: tuple[Path, ...] = tuple(pairs.values())
         self.roots = None if roots is None else tuple(roots)
 
     def __bool__(self) -> bool:
@@ -97,14 +127,14 @@ class AllowedDirectories:
         gives an empty set.
         """
         given = [str(root) for root in roots]
-        real_roots = [_real(path) for path in map(_root_path, given) if path is not None]
+        real_roots = [real for path in map(_root_path, given) if path is not None and (real := _real_or_none(path))]
         kept: list[Path] = []
-        for directory in self.dirs:
+        for directory, configured in zip(self.dirs, self.configured, strict=True):
             for root in real_roots:
                 if _inside(root, directory):
                     kept.append(root)
                 elif _inside(directory, root):
-                    kept.append(directory)
+                    kept.append(configured)
         return AllowedDirectories(kept, base=Path("/"), roots=given)
 
     def containing(self, real: Path) -> Path | None:
@@ -112,40 +142,68 @@ class AllowedDirectories:
         return next((d for d in self.dirs if _inside(real, d)), None)
 
     def display(self, path: Path) -> str:
-        """`path` relative to the first allowed directory when inside it (POSIX separators), else absolute."""
+        """`path` relative to the first allowed directory when inside it (POSIX separators), else absolute;
+        printable (see `names`), for showing only."""
         if self.dirs and _inside(path, self.dirs[0]):
-            return path.relative_to(self.dirs[0]).as_posix() or "."
-        return str(path)
+            return printable(path.relative_to(self.dirs[0]).as_posix() or ".")
+        return printable(str(path))
 
     def absolute(self, entry: str, *, field: str = "files") -> Path:
-        """`entry` made absolute (relative entries start at the first allowed directory), without resolving.
+        """`entry` made absolute (relative entries start at the first allowed directory) and normalised as
+        text (`..` applied lexically), touching nothing.
 
         Raises NoAllowedDirectoriesError, or InvalidInputError for an empty entry, a NUL byte or a leading `~`.
         """
         if not self.dirs:
             raise NoAllowedDirectoriesError(field=field, roots=self.roots)
         _check_entry(entry, field)
-        return Path(entry) if os.path.isabs(entry) else self.dirs[0] / entry
+        return _normalised(entry if os.path.isabs(entry) else self.configured[0] / entry)
 
-    def resolve(self, entry: str, *, field: str = "files") -> tuple[Path, Path]:
-        """(real path, allowed directory containing it) of `entry`, which need not exist.
+    def relative(self, path: Path) -> tuple[Path, Path] | None:
+        """(real path of the allowed directory, the rest) when absolute normalised `path` lies inside an
+        allowed directory as configured or as its real path, compared as text; else None."""
+        for directory, configured in zip(self.dirs, self.configured, strict=True):
+            for spelling in (configured, directory):
+                if _inside(path, spelling):
+                    return directory, path.relative_to(spelling)
+        return None
 
-        Raises FileAccessError (one wording, whatever exists outside) when the real path is outside.
+    def resolve(self, entry: str, *, field: str = "files", path: str | None = None) -> tuple[Path, Path]:
+        """(real path, allowed directory containing it) of `entry` (or of `path`, which came from it), which
+        need not exist.
+
+        Raises FileAccessError (one wording, whatever exists outside) when it is outside, FileReadError when
+        it is too deep or changed while it was resolved.
         """
-        return self.confine(self.absolute(entry, field=field), entry, field=field)
+        return self.confine(self.absolute(entry if path is None else path, field=field), entry, field=field)
 
     def confine(self, path: Path, entry: str, *, field: str = "files") -> tuple[Path, Path]:
-        """(real path, allowed directory containing it) of absolute `path`, which came from `entry`.
+        """(real path, allowed directory containing it) of absolute normalised `path`, which came from `entry`.
 
-        Raises FileAccessError naming `entry` when the real path is outside.
+        The text is checked first (nothing outside is touched); then the path is resolved from the allowed
+        directory. Raises FileAccessError naming `entry` when either lies outside, FileReadError when it is
+        over MAX_ENTRY_DEPTH components deep or changed while it was resolved.
         """
+        lexical = self.relative(path)
+        if lexical is None:
+            raise FileAccessError(entry, self.listing, field=field)
+        start, rest = lexical
+        _check_depth(entry, rest, field)
         try:
-            real = _real(path)
+            real = _real(start / rest)
         except ValueError:  # a character the OS cannot encode: it names nothing
             raise FileReadError(entry, "is not a valid path", "Check the name.", field=field) from None
+        except OSError:  # a symlink swapped or removed while it was being resolved
+            raise FileReadError(
+                entry,
+                "changed while it was being checked (a symbolic link was swapped in or removed), so it was not read",
+                "Try again once it stops changing.",
+                field=field,
+            ) from None
         root = self.containing(real)
         if root is None:
             raise FileAccessError(entry, self.listing, field=field)
+        _check_depth(entry, real.relative_to(root), field)
         return real, root
 
     def check(self, entry: str, *, field: str = "files") -> CheckedPath:
@@ -178,6 +236,16 @@ def describe_mode(mode: int) -> str:
         (stat.S_ISBLK, "a block device, not a regular file"),
     ]
     return next((phrase for test, phrase in kinds if test(mode)), "not a regular file")
+
+
+def _check_depth(entry: str, rest: Path, field: str) -> None:
+    if len(rest.parts) > MAX_ENTRY_DEPTH:
+        raise FileReadError(
+            entry,
+            f"lies {len(rest.parts)} levels below its allowed directory, over the limit of {MAX_ENTRY_DEPTH}",
+            "Name a path at most that deep.",
+            field=field,
+        )
 
 
 def _check_entry(entry: str, field: str) -> None:
@@ -274,8 +342,13 @@ def open_directory(root: Path, real: Path) -> int:
     Raises OSError when a component is a symlink or not a directory. Not available where CAN_WALK is false.
     """
     fd = _walk_open(root, real, _DIR_FLAGS)
-    kernel = _kernel_path(fd)
-    if kernel is not None and not _inside(kernel, root):
+    if not still_inside(fd, root):
         os.close(fd)
         raise OSError(f"{real} moved outside {root}")
     return fd
+
+
+def still_inside(fd: int, root: Path) -> bool:
+    """Whether the kernel's name for open `fd` lies inside `root` (True where the OS does not say)."""
+    kernel = _kernel_path(fd)
+    return kernel is None or _inside(kernel, root)

@@ -1,27 +1,53 @@
 """Glob patterns of `files` entries, and the `.gitignore` rules applied while expanding them.
 
-Globs: `*` and `?` match within one path component, `[...]` a character class (`[!...]` negated), `**` a
-whole component matches any number of components (including none). Matching is case-sensitive and on
-POSIX-style relative paths. `..` is not allowed after a wildcard, so a glob cannot climb out of the
-directory its literal part names.
+Globs: `*` and `?` match within one path component, `[...]` a character class (`[!...]` negated, `a-z`
+ranges), `**` a whole component matches any number of components (including none; at the end, at least
+one). Matching is case-sensitive, by `wildcards` (never a regular expression, so never slow). A run of `*`
+counts as one, as do repeated `**` components; a glob may hold at most MAX_GLOB_STARS of them, and a
+reversed range (`[z-a]`) is an error. `..` is not allowed after a wildcard, so a glob cannot climb out of
+the directory its literal part names.
 
 `.gitignore`: every `.gitignore` from the allowed directory down to a file's directory applies, each to
 paths relative to its own directory, the nearest deciding (as in git). Only regular files named
-`.gitignore` count (a symlink is not followed), and only their first 256 KB.
+`.gitignore` count (a symlink is not followed). Per call at most MAX_GITIGNORE_BYTES of them are read and
+MAX_GITIGNORE_RULES rules kept; beyond that the rest is not applied and a note says so (what it would have
+excluded is listed, still under every other rule). Patterns follow gitignore(5): `#` comments, `!`
+negation, a trailing `/` for directories only, a `/` at the start or in the middle anchors the pattern to
+its directory, a backslash escapes; a reversed range matches nothing, as in git.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-import pathspec
+from .wildcards import GLOBSTAR, Globstar, PathPattern, PatternError, Wildcard, match_path
 
-__all__ = ["GLOB_CHARACTERS", "Glob", "IgnoreRules", "is_glob", "parse_gitignore"]
+__all__ = [
+    "GLOB_CHARACTERS",
+    "MAX_GITIGNORE_BYTES",
+    "MAX_GITIGNORE_RULES",
+    "MAX_GLOB_STARS",
+    "GitignoreBudget",
+    "Glob",
+    "IgnoreRules",
+    "PatternError",
+    "Rule",
+    "gitignore_note",
+    "is_glob",
+    "parse_gitignore",
+]
 
 GLOB_CHARACTERS = frozenset("*?[")
+#: `*` (each run counting once) and `**` components allowed in one glob.
+MAX_GLOB_STARS = 16
+#: Bytes of `.gitignore` files read per call, all files together.
 MAX_GITIGNORE_BYTES = 256 * 1024
+#: `.gitignore` rules kept per call, all files together.
+MAX_GITIGNORE_RULES = 2000
+
+_ANY = Wildcard.compile("*")
 
 
 def is_glob(entry: str) -> bool:
@@ -29,42 +55,10 @@ def is_glob(entry: str) -> bool:
     return any(char in GLOB_CHARACTERS for char in entry)
 
 
-def _class(part: str, start: int) -> tuple[str, int]:
-    """Regex for the `[...]` class at `part[start]` and the index after it; a lone `[` is literal."""
-    end = start + 1
-    if end < len(part) and part[end] == "!":
-        end += 1
-    if end < len(part) and part[end] == "]":
-        end += 1
-    end = part.find("]", end)
-    if end < 0:
-        return re.escape("["), start + 1
-    body = part[start + 1 : end]
-    negate = body.startswith("!")
-    body = body[1:] if negate else body
-    # Escape what `re` would read as set operations or escapes; ranges (a-z) keep their meaning.
-    body = re.sub(r"([\\\[&~|^])", r"\\\1", body)
-    return f"[{'^' if negate else ''}{body}]", end + 1
-
-
-def _component(part: str) -> str:
-    """Regex matching one path component against the glob component `part`."""
-    out: list[str] = []
-    index = 0
-    while index < len(part):
-        char = part[index]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            regex, index = _class(part, index)
-            out.append(regex)
-            continue
-        else:
-            out.append(re.escape(char))
-        index += 1
-    return "".join(out)
+def _with_trailing_globstar(pattern: list[Wildcard | Globstar]) -> None:
+    """A final `**` matches at least one component: it becomes `*` then `**`."""
+    if pattern and pattern[-1] is GLOBSTAR:
+        pattern[-1:] = [_ANY, GLOBSTAR]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,60 +66,160 @@ class Glob:
     """A glob split into its literal directory (`prefix`, components) and its wildcard part (`pattern`)."""
 
     prefix: tuple[str, ...]
-    pattern: tuple[str, ...]
+    pattern: PathPattern
 
     @classmethod
     def parse(cls, entry: str) -> Glob:
-        """Split `entry` at its first wildcard component. Raises ValueError when `..` follows a wildcard."""
+        """Split `entry` at its first wildcard component and compile the rest.
+
+        Raises PatternError (`..` after a wildcard, a reversed range, more than MAX_GLOB_STARS stars).
+        """
         parts = PurePath(entry).parts
         first = next(index for index, part in enumerate(parts) if is_glob(part))
-        pattern = tuple(part for part in parts[first:] if part != ".")
-        if ".." in pattern:
-            raise ValueError("`..` cannot follow a wildcard")
-        return cls(parts[:first], pattern)
+        items: list[Wildcard | Globstar] = []
+        stars = 0
+        for part in parts[first:]:
+            if part == "..":
+                raise PatternError("has `..` after a wildcard", "Put `..` only before the first wildcard.")
+            if part == ".":
+                continue
+            if part == "**":
+                if not items or items[-1] is not GLOBSTAR:
+                    items.append(GLOBSTAR)
+                    stars += 1
+                continue
+            wildcard = Wildcard.compile(part)
+            stars += wildcard.stars
+            items.append(wildcard)
+        if stars > MAX_GLOB_STARS:
+            raise PatternError(
+                f"has {stars} `*` or `**` wildcards, over the limit of {MAX_GLOB_STARS} per glob",
+                "Use fewer wildcards (a run such as `**` inside a name counts as one `*`).",
+            )
+        _with_trailing_globstar(items)
+        return cls(parts[:first], tuple(items))
 
     @property
     def max_depth(self) -> int | None:
         """How many directory levels deep a match can lie (None: any, when the pattern has `**`)."""
-        return None if "**" in self.pattern else len(self.pattern)
+        return None if GLOBSTAR in self.pattern else len(self.pattern)
 
-    def regex(self) -> re.Pattern[str]:
-        """A regex that fully matches the POSIX relative paths (below the prefix) this glob selects."""
-        pieces: list[str] = []
-        for index, part in enumerate(self.pattern):
-            last = index == len(self.pattern) - 1
-            if part == "**":
-                pieces.append(".+" if last else "(?:[^/]+/)*")
+    def matches(self, parts: Sequence[str]) -> bool:
+        """Whether the path components `parts` (below the prefix) are selected."""
+        return match_path(self.pattern, parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One `.gitignore` pattern. `basename` is set for a pattern without a `/`: it matches a name at any
+    depth. Otherwise `pattern` matches the path relative to the `.gitignore`'s directory."""
+
+    pattern: PathPattern
+    basename: Wildcard | None
+    negated: bool
+    directories_only: bool
+
+    def matches(self, parts: Sequence[str], *, is_dir: bool) -> bool:
+        if self.directories_only and not is_dir:
+            return False
+        if self.basename is not None:
+            return self.basename.matches(parts[-1])
+        return match_path(self.pattern, parts)
+
+    @classmethod
+    def parse(cls, line: str) -> Rule | None:
+        """The rule of one `.gitignore` line; None for a blank line or a comment."""
+        line = _strip_trailing_spaces(line.removesuffix("\r"))
+        if not line or line.startswith("#"):
+            return None
+        negated = line.startswith("!")
+        line = line[1:] if negated else line
+        directories_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            return None
+        anchored = "/" in line
+        items: list[Wildcard | Globstar] = []
+        for part in (part for part in line.split("/") if part):
+            if part.strip("*") == "" and len(part) > 1:
+                if not items or items[-1] is not GLOBSTAR:
+                    items.append(GLOBSTAR)
             else:
-                pieces.append(_component(part) + ("" if last else "/"))
-        return re.compile("".join(pieces), re.DOTALL)
+                items.append(Wildcard.compile(part, escapes=True, strict=False))
+        basename = items[0] if not anchored and isinstance(items[0], Wildcard) else None
+        _with_trailing_globstar(items)  # `abc/**` excludes what is inside abc, not abc (so `!abc/x` works)
+        return cls(tuple(items), basename, negated, directories_only)
 
 
-def parse_gitignore(data: bytes) -> pathspec.GitIgnoreSpec | None:
-    """The rules of a `.gitignore` file's bytes (at most MAX_GITIGNORE_BYTES are used); None when it has none."""
-    lines = data[:MAX_GITIGNORE_BYTES].decode("utf-8", errors="replace").splitlines()
-    try:
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    except Exception:  # a malformed pattern must not break expansion; such a file is ignored as git would
-        return None
-    return spec if spec.patterns else None
+def _strip_trailing_spaces(line: str) -> str:
+    """Trailing spaces are dropped unless escaped with a backslash (gitignore(5))."""
+    end = len(line)
+    while end > 0 and line[end - 1] == " " and not (end >= 2 and line[end - 2] == "\\"):
+        end -= 1
+    return line[:end]
+
+
+@dataclass(slots=True)
+class GitignoreBudget:
+    """What one call may still read of `.gitignore` files; `exhausted` once something was left out."""
+
+    bytes_left: int = MAX_GITIGNORE_BYTES
+    rules_left: int = MAX_GITIGNORE_RULES
+    exhausted: bool = False
+
+    def take(self, data: bytes) -> bytes:
+        """The part of `data` (read as at most `bytes_left + 1` bytes) within the budget: whole lines only."""
+        if len(data) <= self.bytes_left:
+            self.bytes_left -= len(data)
+            return data
+        kept = data[: self.bytes_left]
+        kept = kept[: kept.rfind(b"\n") + 1]
+        self.bytes_left = 0
+        self.exhausted = True
+        return kept
+
+
+def gitignore_note() -> str:
+    """The note when a call's `.gitignore` budget ran out."""
+    return (
+        f"Some .gitignore rules were not applied: a call reads at most {MAX_GITIGNORE_BYTES // 1024} KB of "
+        f".gitignore files and keeps at most {MAX_GITIGNORE_RULES:,} rules, so files the rest would exclude "
+        "may be listed."
+    )
+
+
+def parse_gitignore(data: bytes, budget: GitignoreBudget | None = None) -> tuple[Rule, ...]:
+    """The rules of a `.gitignore` file's bytes, within `budget` (rules beyond it are left out)."""
+    budget = budget if budget is not None else GitignoreBudget()
+    rules: list[Rule] = []
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        rule = Rule.parse(line)
+        if rule is None:
+            continue
+        if budget.rules_left <= 0:
+            budget.exhausted = True
+            break
+        budget.rules_left -= 1
+        rules.append(rule)
+    return tuple(rules)
 
 
 @dataclass(frozen=True, slots=True)
 class IgnoreRules:
-    """The `.gitignore` rules in force in one directory: (directory, rules) pairs, outermost first."""
+    """The `.gitignore` rules in force in one directory: (depth below the allowed directory, rules) per
+    `.gitignore`, outermost first. Paths are given as components relative to the allowed directory."""
 
-    layers: tuple[tuple[PurePath, pathspec.GitIgnoreSpec], ...] = ()
+    layers: tuple[tuple[int, tuple[Rule, ...]], ...] = ()
 
-    def with_layer(self, directory: PurePath, spec: pathspec.GitIgnoreSpec | None) -> IgnoreRules:
-        """These rules plus those of `directory`'s own `.gitignore` (when it has any)."""
-        return self if spec is None else IgnoreRules((*self.layers, (directory, spec)))
+    def with_layer(self, depth: int, rules: tuple[Rule, ...]) -> IgnoreRules:
+        """These rules plus those of the `.gitignore` of the directory `depth` levels down (when it has any)."""
+        return IgnoreRules((*self.layers, (depth, rules))) if rules else self
 
-    def excludes(self, path: PurePath, *, is_dir: bool) -> bool:
-        """Whether `path` (absolute, below every layer's directory) is excluded; the nearest matching rule wins."""
-        for directory, spec in reversed(self.layers):
-            relative = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
-            decision = spec.check_file(relative).include
-            if decision is not None:
-                return decision
+    def excludes(self, parts: tuple[str, ...], *, is_dir: bool) -> bool:
+        """Whether `parts` (below every layer's directory) is excluded; the nearest matching rule wins."""
+        for depth, rules in reversed(self.layers):
+            relative = parts[depth:]
+            for rule in reversed(rules):
+                if rule.matches(relative, is_dir=is_dir):
+                    return not rule.negated
         return False

@@ -22,14 +22,13 @@ from .confinement import AllowedDirectories, open_confined
 from .content import Kind, classify
 from .errors import FileLimitError, FileReadError, NoAllowedDirectoriesError
 from .expansion import Candidate, expand
+from .names import printable
 
 __all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "FileBundle", "FileRecord", "read_files"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILES = 200
 MAX_TOTAL_BYTES = 8 * 1024 * 1024
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +78,20 @@ class FileBundle:
             ```
 
         The fence is one backtick longer than the longest run of backticks in the content (at least three),
-        so no content can close it early and fake another file; control characters in paths are escaped,
-        so a file name cannot break its header line. Images are named in order as attached.
+        so no content can close it early and fake another file; paths are shown printable (`names`: control,
+        format and line-separator characters and undecodable bytes escaped), so a file name cannot break its
+        header line. Images are named in order as attached.
         """
         notes = {record.path: record.reason for record in self.records if record.status == "read" and record.reason}
         blocks = [_block(path, text, notes.get(path)) for path, text in self.texts]
-        blocks += [f"Image: {_shown(path)} (attached as image {n})" for n, (path, _) in enumerate(self.images, 1)]
+        blocks += [f"Image: {printable(path)} (attached as image {n})" for n, (path, _) in enumerate(self.images, 1)]
         return "\n\n".join(blocks)
-
-
-def _shown(path: str) -> str:
-    return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", path)
 
 
 def _block(path: str, text: str, note: str | None) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    header = f"File: {_shown(path)}" + (f" ({note})" if note else "")
+    header = f"File: {printable(path)}" + (f" ({note})" if note else "")
     body = text if text.endswith("\n") or not text else text + "\n"
     return f"{header}\n{fence}\n{body}{fence}"
 

@@ -1,9 +1,13 @@
 """Writing the answer to `output_file`: confined like reading, atomic, and never replacing by accident.
 
 The target's directory must resolve inside an allowed directory; the target must not be a symbolic link,
-a directory or anything but a regular file, and must not exist unless `overwrite` is true. The text goes
-to a dot-named temporary file in the same directory (created with O_EXCL, mode 0o644 less the umask; an
-overwritten file keeps its permissions), is fsynced, then renamed over the target (`overwrite`) or
+a directory or anything but a regular file, and must not exist unless `overwrite` is true. Its name must
+fit file systems (at most 255 bytes), and no component of it may be a version-control directory (`.git`,
+`.hg`, `.svn`, any case), whose files (hooks, config) can run commands. All of this is checked before
+anything is generated. The text goes to a temporary file of fixed-length name (`.mcp-lmstudio-<16 hex>.tmp`)
+in the same directory (created with O_EXCL, mode 0o644 less the umask; an overwritten file keeps its read
+and write permissions, but never execute, setuid, setgid or sticky bits: an answer is text, and a model
+steered by what it read must not leave a program behind), is fsynced, then renamed over the target (`overwrite`) or
 hard-linked to it (otherwise: the link fails if the name exists, even when it appeared meanwhile). The
 temporary file is removed on any failure, so a failed write leaves nothing behind. Where the OS has
 `dir_fd`, every step is relative to the directory opened without following symlinks.
@@ -22,9 +26,24 @@ from typing import Any
 from .confinement import CAN_WALK, AllowedDirectories, describe_mode, open_directory
 from .errors import OutputFileError, WriteNotAllowedError
 
-__all__ = ["RECEIPT_PREVIEW_CHARS", "OutputTarget", "WrittenFile", "check_output_target", "receipt", "write_answer"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "RECEIPT_PREVIEW_CHARS",
+    "VCS_DIRECTORIES",
+    "OutputTarget",
+    "WrittenFile",
+    "check_output_target",
+    "receipt",
+    "write_answer",
+]
 
 RECEIPT_PREVIEW_CHARS = 200
+#: Longest file name (bytes, in the file-system encoding) written.
+MAX_NAME_BYTES = 255
+#: Components refused anywhere in `output_file` (compared case-insensitively).
+VCS_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
+#: Permission bits an overwritten file keeps: read and write only.
+KEPT_MODE_BITS = 0o666
 _CREATE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 ) | getattr(os, "O_BINARY", 0)
@@ -70,13 +89,35 @@ def check_output_target(entry: str, allowed: AllowedDirectories, *, allow_write:
     if not allow_write:
         raise WriteNotAllowedError()
     absolute = allowed.absolute(entry, field="output_file")
-    if absolute.name in ("", ".", "..") or entry.endswith(("/", os.sep)):
-        raise OutputFileError(entry, "does not name a file", "Give a file path such as 'notes/answer.md'.")
+    if os.path.basename(entry) in ("", ".", "..") or entry.endswith(("/", os.sep)):
+        raise OutputFileError(entry, "names a directory, not a file", "Give a file path such as 'notes/answer.md'.")
+    _check_name(entry, absolute.name)
     directory, root = allowed.confine(absolute.parent, entry, field="output_file")
+    lexical = allowed.relative(absolute)
+    below = (*(lexical[1].parts if lexical else ()), *directory.relative_to(root).parts)
+    if any(part.lower() in VCS_DIRECTORIES for part in below):
+        raise OutputFileError(
+            entry,
+            "is inside version-control data (.git, .hg or .svn), whose files can run commands",
+            "Write the answer elsewhere in the project.",
+        )
     if not directory.is_dir():
         raise OutputFileError(entry, "is in a directory that does not exist", "Create the directory first.")
     mode = _existing_mode(entry, directory / absolute.name, overwrite=overwrite)
     return OutputTarget(entry, directory, root, absolute.name, mode)
+
+
+def _check_name(entry: str, name: str) -> None:
+    try:
+        size = len(os.fsencode(name))
+    except UnicodeError:  # a lone surrogate: no file system can hold it
+        raise OutputFileError(entry, "is not a valid file name", "Check the name.") from None
+    if size > MAX_NAME_BYTES:
+        raise OutputFileError(
+            entry,
+            f"has a file name of {size:,} bytes, over the {MAX_NAME_BYTES}-byte limit of file systems",
+            "Use a shorter name.",
+        )
 
 
 def _existing_mode(entry: str, target: Path, *, overwrite: bool) -> int | None:
@@ -94,7 +135,7 @@ def _existing_mode(entry: str, target: Path, *, overwrite: bool) -> int | None:
         raise OutputFileError(entry, f"is {describe_mode(info.st_mode)}", "Name a regular file.")
     if not overwrite:
         raise OutputFileError(entry, "already exists", "Pass `overwrite: true` to replace it, or pick another name.")
-    return stat.S_IMODE(info.st_mode)
+    return stat.S_IMODE(info.st_mode) & KEPT_MODE_BITS
 
 
 def write_answer(
@@ -134,8 +175,8 @@ def _at(handle: int | None, target: OutputTarget, name: str) -> str:
 
 
 def _write_temp(handle: int | None, target: OutputTarget, data: bytes) -> str:
-    """Create and fill a dot-named temporary file beside the target; its name. Removed again on failure."""
-    name = f".{target.name[:80]}.{secrets.token_hex(8)}.tmp"
+    """Create and fill a temporary file (fixed-length name) beside the target; its name. Removed on failure."""
+    name = f".mcp-lmstudio-{secrets.token_hex(8)}.tmp"
     fd = os.open(_at(handle, target, name), _CREATE_FLAGS, 0o644, dir_fd=handle)  # 0o644 less the umask
     try:
         if target.mode is not None and hasattr(os, "fchmod"):

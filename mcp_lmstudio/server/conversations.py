@@ -16,6 +16,7 @@ import anyio
 
 from ..errors import InvalidInputError
 from ..history import ConversationStore, StoredTurn, effective_system, owner_key
+from ..text import valid_unicode
 from ..types import Chat, Image
 
 __all__ = ["Continuation", "continuation_for", "owner_of", "save_turn"]
@@ -88,6 +89,7 @@ async def save_turn(
     if response_id is None:
         return None
     text = user_turn if isinstance(user_turn, str) else "".join(p for p in user_turn if isinstance(p, str))
+    text = valid_unicode(text)  # whatever reached the turn (a file's name, say), the store can encode it
     images = tuple(
         (i.mime_type, i.data) for i in ([] if isinstance(user_turn, str) else user_turn) if isinstance(i, Image)
     )
