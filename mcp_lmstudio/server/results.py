@@ -135,7 +135,8 @@ def cut_off_note(
         window = f"context window ({size:,} tokens)" if size else "context window"
         return (
             f"[Cut off: the {what} the model's {window} after {tokens}, so the answer is incomplete. "
-            "Shorten the prompt or the conversation, or load the model with a longer context in LM Studio.]"
+            "Shorten the prompt or the conversation, or load the model with a longer context (load_model with "
+            "context_length).]"
         )
     return None
 
