@@ -250,7 +250,7 @@ def drive(plan: Plan[Any], perform: Perform, phase: Phase, into: list[Any] | Non
             if isinstance(item, Outcome):
                 outcome = item
             else:
-                phase.now = phase_after(item)
+                phase.now = phase_after(item, phase.now)
                 yield item
     if into is not None:
         into.append(step.value)
@@ -268,7 +268,7 @@ async def adrive(
                 if isinstance(item, Outcome):
                     outcome = item
                 else:
-                    phase.now = phase_after(item)
+                    phase.now = phase_after(item, phase.now)
                     yield item
     if into is not None:
         into.append(step.value)
