@@ -168,8 +168,11 @@ class ModelPlans:
         except lmstudio.LMStudioServerError as exc:
             raise _load_refusal(exc, key, request, limit) from exc
         identifier = str(handle.identifier)
-        models = yield from self.list_models()
-        found = next((model for model in models if model.key == identifier), None)
+        instances = list((yield ListLoaded(kind)) or [])  # the new one, as list_models shows it
+        llms = instances if kind == "llm" else []
+        models = describe_models(llms, [] if kind == "llm" else instances, downloaded)
+        default = default_key(self.plans.model_name, identifiers_in(llms), downloaded, models) if llms else None
+        found = next((replace(m, default=m.key == default) for m in models if m.key == identifier), None)
         if found is None:  # unloaded already (a TTL of a second, say): describe it from what was asked
             length = request.context_length or 0
             return ModelDescription(
@@ -179,14 +182,15 @@ class ModelPlans:
         return found
 
     def unload_model(self, identifier: str) -> Plan[ModelDescription]:
-        """Unload the instance `identifier` (exactly, as `list_models` shows it); return it as it was.
+        """Unload the instance `identifier` (exactly, as `list_models` shows it); return it as it was (`default`
+        not set).
 
         Raises:
             InstanceNotFoundError: no loaded instance has that identifier (lists the loaded ones).
         """
-        before = yield from self.list_models()
-        instance = next((model for model in before if model.loaded and model.key == identifier), None)
-        loaded = [model.key for model in before if model.loaded]
+        before = describe_models((yield ListLoaded("llm")) or [], (yield ListLoaded("embedding")) or [], [])
+        instance = next((model for model in before if model.key == identifier), None)
+        loaded = [model.key for model in before]
         if instance is None:
             raise InstanceNotFoundError(identifier, loaded)
         try:
