@@ -29,14 +29,15 @@ _EXPORTS = {
     "from_lmstudio": "models.factory",
     **dict.fromkeys(("CFG", "Chat", "Image", "JsonSchema", "Regex"), "types"),
     **dict.fromkeys(
-        ("GenerationResult", "GenerationStats", "LoadProgress", "ModelDescription", "PromptProgress", "StreamEvent",
-         "TextFragment"),
+        ("Embeddings", "GenerationResult", "GenerationStats", "LoadProgress", "ModelDescription", "PromptProgress",
+         "StreamEvent", "TextFragment"),
         "models.events",
     ),
     **dict.fromkeys(
-        ("ContextOverflowError", "GenerationFailedError", "GenerationTimeoutError", "InvalidInputError",
-         "LMStudioUnavailableError", "McpLmStudioError", "ModelNotFoundError", "NoModelLoadedError",
-         "SDKMismatchError", "StructuredOutputError", "UnsupportedTypeError"),
+        ("ContextOverflowError", "GenerationFailedError", "GenerationTimeoutError", "InstanceNotFoundError",
+         "InvalidInputError", "LoadConfigError", "LMStudioUnavailableError", "McpLmStudioError", "ModelNotFoundError",
+         "NoModelLoadedError", "SDKMismatchError", "StructuredOutputError", "UnsupportedTypeError",
+         "WrongModelTypeError"),
         "errors",
     ),
 }  # fmt: skip
@@ -61,16 +62,20 @@ if TYPE_CHECKING:  # the same names, for type checkers (redundant aliases mark t
     from .errors import ContextOverflowError as ContextOverflowError
     from .errors import GenerationFailedError as GenerationFailedError
     from .errors import GenerationTimeoutError as GenerationTimeoutError
+    from .errors import InstanceNotFoundError as InstanceNotFoundError
     from .errors import InvalidInputError as InvalidInputError
     from .errors import LMStudioUnavailableError as LMStudioUnavailableError
+    from .errors import LoadConfigError as LoadConfigError
     from .errors import McpLmStudioError as McpLmStudioError
     from .errors import ModelNotFoundError as ModelNotFoundError
     from .errors import NoModelLoadedError as NoModelLoadedError
     from .errors import SDKMismatchError as SDKMismatchError
     from .errors import StructuredOutputError as StructuredOutputError
     from .errors import UnsupportedTypeError as UnsupportedTypeError
+    from .errors import WrongModelTypeError as WrongModelTypeError
     from .models.adapter import LMStudioTypeAdapter as LMStudioTypeAdapter
     from .models.async_model import AsyncLMStudio as AsyncLMStudio
+    from .models.events import Embeddings as Embeddings
     from .models.events import GenerationResult as GenerationResult
     from .models.events import GenerationStats as GenerationStats
     from .models.events import LoadProgress as LoadProgress

@@ -5,10 +5,13 @@ would naturally catch::
 
     McpLmStudioError
     ├── InvalidInputError (ValueError)       bad prompt, message, image, schema or setting
-    │   └── ContextOverflowError             the prompt does not fit the model's loaded context
+    │   ├── ContextOverflowError             the prompt does not fit the model's loaded context
+    │   └── LoadConfigError                  a load configuration the model cannot take (value and limit)
     ├── UnsupportedTypeError (TypeError)     an input or output type the model layer does not take
     ├── ModelNotFoundError (LookupError)     an unknown model key; lists the keys that exist
-    ├── NoModelLoadedError (LookupError)     no model given and none loaded
+    ├── WrongModelTypeError (LookupError)    an embedding model named to generate, or an LLM to embed
+    ├── InstanceNotFoundError (LookupError)  no loaded instance has that identifier; lists the loaded ones
+    ├── NoModelLoadedError (LookupError)     no model given and none (of the kind needed) loaded
     ├── LMStudioUnavailableError (ConnectionError)   LM Studio not reachable, or the link dropped
     ├── GenerationTimeoutError (TimeoutError)        the per-call time limit expired (keeps the text so far)
     ├── GenerationFailedError (RuntimeError)         LM Studio reported an error for a prediction
@@ -46,7 +49,17 @@ TIMEOUT_PHASES = {
     # The two steps of think-first structured output (`models.think_first`), which share one limit.
     "thinking": "the model was still thinking",
     "writing_json": "the model was writing the JSON after thinking",
+    # Managing models (`load_model`, `unload_model`, `embed`): no tokens to cap, so no `maxTokens` advice.
+    "loading_new": (
+        "LM Studio was still loading the model; it finishes the load anyway (nothing can stop a load from here), "
+        "so the new instance shows up in list_models once loaded, and unload_model removes it"
+    ),
+    "unloading": "LM Studio was still unloading the model",
+    "embedding": "LM Studio was still computing the embeddings",
 }
+
+#: The phases of calls that manage models rather than generate (see `TIMEOUT_PHASES`).
+MANAGING_PHASES = frozenset({"loading_new", "unloading", "embedding"})
 
 
 class McpLmStudioError(Exception):
@@ -70,14 +83,21 @@ class ModelNotFoundError(McpLmStudioError, LookupError):
     """The requested model key is neither loaded nor downloaded in LM Studio.
 
     Fields: `model` (what was asked for), `available` (the keys and identifiers that exist), `setting` (where a
-    configured default came from, e.g. "model_name", or the server's "--model"; None: the call named it).
+    configured default came from, e.g. "model_name", or the server's "--model"; None: the call named it),
+    `loading` (the model was named to load a new instance: `available` lists the downloaded models).
     """
 
-    def __init__(self, model: str, available: list[str], *, setting: str | None = None) -> None:
+    def __init__(self, model: str, available: list[str], *, setting: str | None = None, loading: bool = False) -> None:
         self.model = model
         self.available = available
         self.setting = setting
-        if setting is None:
+        self.loading = loading
+        if loading:
+            message = (
+                f"Model {model!r} is not downloaded in LM Studio. Downloaded model keys: {_keys(available)}. "
+                "Pass one of these (or its path) as `model`."
+            )
+        elif setting is None:
             message = (
                 f"Model {model!r} is not available in LM Studio. Available model keys: {_keys(available)}. "
                 "Pass one of these as `model=`, or leave `model` out to use the default."
@@ -92,14 +112,92 @@ class ModelNotFoundError(McpLmStudioError, LookupError):
 
 
 class NoModelLoadedError(McpLmStudioError, LookupError):
-    """No model was named and LM Studio has none loaded. Field: `api_host`, where LM Studio was asked."""
+    """No model was named and none of the kind needed is loaded. Fields: `api_host` (where LM Studio was
+    asked), `kind` ("llm" to generate, "embedding" to embed)."""
 
-    def __init__(self, api_host: str) -> None:
-        self.api_host = api_host
+    def __init__(self, api_host: str, *, kind: str = "llm") -> None:
+        self.api_host, self.kind = api_host, kind
+        what, fix = ("embedding model", " (type 'embedding')") if kind == "embedding" else ("model", "")
         super().__init__(
-            f"No model is loaded in LM Studio at {api_host}, and none was named. Load one in LM Studio (or run "
-            "`lms load <model-key>`), or pass `model=` with a key from `list_models()`."
+            f"No {what} is loaded in LM Studio at {api_host}, and none was named. "
+            f"Load one (`load_model()`, LM Studio, or `lms load <model-key>`), or pass `model=` with one from "
+            f"`list_models()`{fix}."
         )
+
+
+#: How the model layer names the methods and arguments that errors about models point to.
+MODEL_PYTHON_WORDS = {
+    "model": "`model=`",
+    "list": "`list_models()`",
+    "embed": "`embed()`",
+    "generate": "`generate()`",
+    "default": "Set {setting} to an LLM (or to None to use the loaded one)",
+}
+
+
+class WrongModelTypeError(McpLmStudioError, LookupError):
+    """A model of the wrong type was named: an embedding model to generate, or an LLM to embed.
+
+    Fields: `model` (what was named), `model_type` (what it is: "embedding" or "llm"), `setting` (where a
+    configured default came from; None: the call named it).
+    """
+
+    def __init__(self, model: str, model_type: str, *, setting: str | None = None) -> None:
+        self.model, self.model_type, self.setting = model, model_type, setting
+        super().__init__(wrong_type_message(self, MODEL_PYTHON_WORDS))
+
+
+def wrong_type_message(exc: WrongModelTypeError, words: dict[str, str]) -> str:
+    """The message of `exc` in `words`' vocabulary (see `MODEL_PYTHON_WORDS` for the keys)."""
+    if exc.model_type == "llm":
+        return (
+            f"Model {exc.model!r} is an LLM, not an embedding model: it generates text ({words['generate']}). To "
+            f"embed, pass {words['model']} with an embedding model ({words['list']} shows type 'embedding'), or "
+            "leave it out to use the loaded one."
+        )
+    what = f"The default model {exc.model!r} (set by {exc.setting})" if exc.setting else f"Model {exc.model!r}"
+    fix = (
+        words["default"].format(setting=exc.setting) + f", or pass {words['model']} with one"
+        if exc.setting
+        else f"Pass {words['model']} with an LLM ({words['list']} shows type 'llm')"
+    )
+    return (
+        f"{what} is an embedding model: it turns text into vectors and cannot generate text. Use "
+        f"{words['embed']} for embeddings. {fix}."
+    )
+
+
+class InstanceNotFoundError(McpLmStudioError, LookupError):
+    """No loaded model instance has the identifier given. Fields: `identifier`; `loaded`, the loaded ones."""
+
+    def __init__(self, identifier: str, loaded: list[str]) -> None:
+        self.identifier, self.loaded = identifier, loaded
+        listing = ", ".join(repr(name) for name in loaded) if loaded else "none"
+        super().__init__(
+            f"No loaded model instance has the identifier {identifier!r}. Loaded instances: {listing}. Pass one "
+            "of these exactly (`list_models()` shows them with `loaded=True`)."
+        )
+
+
+class LoadConfigError(InvalidInputError):
+    """A load configuration the model cannot take, refused before loading or by LM Studio.
+
+    Fields: `model` (its key), `setting` (the parameter, e.g. "context_length"), `value`, `limit` (the most
+    the model takes; None when not known) and `said` (LM Studio's words when it refused; None when the check
+    before loading did).
+    """
+
+    def __init__(self, model: str, setting: str, value: object, limit: int | None, said: str | None = None) -> None:
+        self.model, self.setting, self.value, self.limit, self.said = model, setting, value, limit, said
+        reported = f" LM Studio said: {said}" if said else ""
+        if limit is None:
+            message = f"LM Studio refused to load {model!r} with {setting} {value}.{reported} Pass a smaller value."
+        else:
+            message = (
+                f"Cannot load {model!r} with {setting} {value:,}: the model supports at most {limit:,} tokens."
+                f"{reported} Pass a {setting} of at most {limit:,}, or leave it out for LM Studio's default."
+            )
+        super().__init__(message)
 
 
 class LMStudioUnavailableError(McpLmStudioError, ConnectionError):
@@ -130,6 +228,8 @@ def timeout_message(exc: GenerationTimeoutError, *, raise_limit: str, max_tokens
     """
     limit = "its" if exc.limit_s is None else f"the {exc.limit_s:g} s"
     phase = TIMEOUT_PHASES.get(exc.phase, exc.phase)
+    if exc.phase in MANAGING_PHASES:
+        return f"The call did not finish within {limit} time limit ({phase}). Raise the limit ({raise_limit})."
     if exc.think_first:
         return (
             f"The call did not finish within {limit} time limit, which covers both think_first steps ({phase}; the "
@@ -176,6 +276,7 @@ PYTHON_WORDS = {
     "schema": "the JSON schema (`output_type`)",
     "check": "check that LM Studio answers (`list_models()`)",
     "vision_list": "`list_models()` shows `vision`",
+    "reload": "LM Studio's model settings, or `lms load {model} --context-length 4096`",
 }
 
 
@@ -224,8 +325,8 @@ def failure_message(exc: GenerationFailedError, words: dict[str, str]) -> str:
         size = f"a {exc.context_length:,}-token context" if exc.context_length else "a short context"
         return (
             f"{said} {which} has vision, so this is most likely its context: it is loaded with {size}, and LM "
-            "Studio refuses images below about 1,500 tokens. Reload it with a longer context (LM Studio's model "
-            f"settings, or `lms load {exc.model or '<model>'} --context-length 4096`), or leave the images out."
+            "Studio refuses images below about 1,500 tokens. Reload it with a longer context "
+            f"({words['reload'].format(model=exc.model or '<model>')}), or leave the images out."
         )
     return f"{said} {advice.get(exc.reason, advice['lmstudio'])}"
 
@@ -277,13 +378,14 @@ OVERFLOW_PYTHON_WORDS = {
     "truncate": "config={'contextOverflowPolicy': 'truncateMiddle'}",
     "rolling": "config={'contextOverflowPolicy': 'rollingWindow'}",
     "both": "config={'contextOverflowPolicy': 'truncateMiddle'} or 'rollingWindow'",
+    "longer": "LM Studio's model settings, or `lms load <model> --context-length N`",
 }
 
 
 def overflow_message(exc: ContextOverflowError, words: dict[str, str]) -> str:
     """The message of `exc` in `words`' vocabulary (see `OVERFLOW_PYTHON_WORDS` for the keys)."""
     longer = (
-        "load the model with a longer context (LM Studio's model settings, or `lms load <model> --context-length N`); "
+        f"load the model with a longer context ({words['longer']}); "
         f"pick a model with a longer context ({words['list']} shows each one's)"
     )
     if exc.policy == "truncateMiddle":

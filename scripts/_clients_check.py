@@ -17,7 +17,8 @@ from typing import Any
 
 PYTHON, API_HOST = sys.argv[1], sys.argv[2]
 ARGS = ["-m", "mcp_lmstudio", "--host", API_HOST, "--log-level", "WARNING"]
-TOOLS = {"generate", "generate_stream", "structured_generate", "list_models"}
+TOOLS = {"generate", "generate_stream", "structured_generate", "list_models", "load_model", "unload_model", "embed"}
+NEEDS_NAMES = {"load_model", "unload_model"}
 PET = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 
 
@@ -53,7 +54,11 @@ async def pydantic_ai() -> str:
     from pydantic_ai.mcp import MCPToolset
     from pydantic_ai.models.test import TestModel
 
-    toolset = MCPToolset(StdioTransport(command=PYTHON, args=ARGS), tool_error_behavior="error")
+    # load_model and unload_model need the name of a model and of an instance, which no schema can give a model
+    # that fills in arguments blindly: they are left out (and tested through the real client in the suite).
+    toolset = MCPToolset(StdioTransport(command=PYTHON, args=ARGS), tool_error_behavior="error").filtered(
+        lambda _ctx, tool: tool.name not in NEEDS_NAMES
+    )
     model = TestModel()  # calls every tool with arguments made from its schema (required fields only)
     agent = Agent(model, toolsets=[toolset])
     async with agent:
@@ -65,7 +70,7 @@ async def pydantic_ai() -> str:
         if type(part).__name__ == "ToolReturnPart"
     ]
     called = {part.tool_name for part in returns}
-    assert called == TOOLS, called
+    assert called == TOOLS - NEEDS_NAMES, called
     return f"TestModel called {sorted(called)} from their schemas; none failed"
 
 
@@ -79,7 +84,7 @@ async def langchain_mcp_adapters() -> str:
     assert "You said: hi" in json.dumps(answer), answer
     pet = await tools["structured_generate"].ainvoke({"prompt": "a pet", "json_schema": PET})
     assert "emulated" in json.dumps(pet), pet
-    return "4 tools; generate and structured_generate answered"
+    return f"{len(tools)} tools; generate and structured_generate answered"
 
 
 async def mcp_use() -> str:
@@ -99,7 +104,7 @@ async def mcp_use() -> str:
         assert "You said: yo" in str(conversation), conversation
     finally:
         await client.close_all_sessions()
-    return "4 tools through its JSON-schema-to-pydantic conversion; prompt and messages answered"
+    return f"{len(tools)} tools through its JSON-schema-to-pydantic conversion; prompt and messages answered"
 
 
 async def fastmcp() -> str:
@@ -118,7 +123,7 @@ async def fastmcp() -> str:
         assert result.data.text == "You said: hi", result
         models = await client.call_tool("list_models", {})
         assert len(models.data.models) >= 1, models
-    return f"4 tools; typed results; {len(progress)} progress messages"
+    return f"{len(TOOLS)} tools; typed results; {len(progress)} progress messages"
 
 
 CLIENTS: list[tuple[str, Callable[[], Awaitable[str]]]] = [

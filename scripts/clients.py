@@ -5,7 +5,8 @@
 Installs openai-agents, pydantic-ai, langchain-mcp-adapters, mcp-use and fastmcp into .tools/clients-venv (once),
 starts the emulator, and has each client spawn the server over stdio, list the tools and call them. Checks
 that openai-agents makes every tool strict and that pydantic-ai's schema-driven test model calls every tool
-successfully. Exits non-zero if a client fails. (The TypeScript SDK is covered by scripts/inspector.py.)
+successfully (but load_model and unload_model, which need real names). Exits non-zero if a client fails. (The
+TypeScript SDK is covered by scripts/inspector.py.)
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from _harness import emulator, npm_tools, server_command, tool_env
 PET = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 CALLS: list[tuple[list[str], Any]] = [
     (["--method", "tools/list"], lambda r: sorted(t["name"] for t in r["tools"])
-     == ["generate", "generate_stream", "list_models", "structured_generate"]),
-    (["--method", "tools/call", "--tool-name", "list_models"], lambda r: len(r["structuredContent"]["models"]) == 3),
+     == ["embed", "generate", "generate_stream", "list_models", "load_model", "structured_generate", "unload_model"]),
+    (["--method", "tools/call", "--tool-name", "list_models"], lambda r: len(r["structuredContent"]["models"]) == 4),
     (["--method", "tools/call", "--tool-name", "generate", "--tool-arg", "prompt=hello"],
      lambda r: r["content"][0]["text"] == "You said: hello" and r["structuredContent"]["stop_reason"] == "eosFound"),
     (["--method", "tools/call", "--tool-name", "generate_stream", "--tool-arg", "prompt=stream"],

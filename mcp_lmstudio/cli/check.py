@@ -64,7 +64,7 @@ async def _check(session: LMStudioSession, settings: Settings) -> int:
         say(f"FAIL  {exc}")
         return 1
     say(f"ok    connected to LM Studio at {session.api_host} ({_source(settings, session.api_host)})")
-    models = await model_layer.list_models()
+    models = [model for model in await model_layer.list_models() if model.type == "llm"]  # what can generate
     _print_models(models)
     if settings.model is None and not any(model.loaded for model in models):
         say("FAIL  no model is loaded and none is configured: load one in LM Studio, or pass --model KEY.")

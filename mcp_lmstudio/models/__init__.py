@@ -16,6 +16,7 @@ _EXPORTS = {
     "AsyncLMStudio": "async_model",
     "LMStudio": "sync_model",
     "from_lmstudio": "factory",
+    "Embeddings": "events",
     "GenerationResult": "events",
     "GenerationStats": "events",
     "LoadProgress": "events",
@@ -27,6 +28,7 @@ _EXPORTS = {
 
 __all__ = [
     "AsyncLMStudio",
+    "Embeddings",
     "GenerationResult",
     "GenerationStats",
     "LMStudio",
@@ -55,6 +57,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .async_model import AsyncLMStudio
     from .events import (
+        Embeddings,
         GenerationResult,
         GenerationStats,
         LoadProgress,

@@ -36,8 +36,8 @@ __all__ = [
     "has_open_sessions",
     "list_downloaded_raw",
     "list_loaded_raw",
-    "llm_handle",
     "log_once",
+    "model_handle",
     "watch_prediction",
     "websockets_alive",
 ]
@@ -91,13 +91,13 @@ def websockets_alive(client: object, namespaces: Sequence[str] = ("llm", "system
     return True
 
 
-def llm_handle(client: AsyncClient | Client, identifier: str) -> Any:
-    """The SDK's handle (`AsyncLLM` / `LLM`) for a loaded instance, without a round trip.
+def model_handle(client: AsyncClient | Client, identifier: str, kind: str = "llm") -> Any:
+    """The SDK's handle (`AsyncLLM` / `LLM`, or the embedding model's) for a loaded instance, without a round trip.
 
     `client.llm.model(identifier)` would ask LM Studio again (and report a load); `list_loaded()` builds its
-    handles the same way.
+    handles the same way. `kind` is the namespace: "llm" or "embedding".
     """
-    return client.llm._create_handle(identifier)
+    return getattr(client, kind)._create_handle(identifier)
 
 
 #: A file handle for formatting an input before anything is uploaded (to check it, with no I/O).
@@ -106,9 +106,10 @@ PLACEHOLDER_FILE_HANDLE = lmstudio.FileHandle(name="image.png", identifier="pend
 # -- raw listings -------------------------------------------------------------------------------------------
 
 
-def list_loaded_raw(client: AsyncClient | Client) -> Any:
-    """LM Studio's `listLoaded` for LLMs, undecoded: `LLMInstanceInfo` dicts (an awaitable for `AsyncClient`)."""
-    return client.llm.remote_call("listLoaded")
+def list_loaded_raw(client: AsyncClient | Client, kind: str = "llm") -> Any:
+    """LM Studio's `listLoaded` in the namespace `kind` ("llm" or "embedding"), undecoded: instance info dicts
+    (an awaitable for `AsyncClient`)."""
+    return getattr(client, kind).remote_call("listLoaded")
 
 
 def list_downloaded_raw(client: AsyncClient | Client) -> Any:

@@ -5,7 +5,10 @@ keeps reasoning apart from the answer, cancels the prediction in LM Studio whene
 (break, exception, task cancellation, time limit: cancelling the asyncio task alone would leave LM Studio
 generating), refuses an unknown model before LM Studio could start a JIT load, and resolves each model once.
 
-What a call does is written once, in `plans.py`; this module only performs its requests by awaiting the SDK.
+It also lists, loads and unloads models and embeds texts (`manage.py`).
+
+What a call does is written once, in `plans.py` and `manage.py`; this module only performs its requests by
+awaiting the SDK.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from typing import Any, Unpack
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from typing import Any, TypeVar, Unpack, cast
 
 import anyio
 import lmstudio
@@ -33,11 +37,25 @@ from .core import (
     requested_host,
     timeout_error,
 )
-from .events import GenerationResult, LoadProgress, ModelDescription, PromptProgress, StreamEvent, TextFragment
+from .events import (
+    Embeddings,
+    GenerationResult,
+    LoadProgress,
+    ModelDescription,
+    PromptProgress,
+    StreamEvent,
+    TextFragment,
+)
 from .front_end import FrontEnd
-from .plans import Load, Outcome, Phase, Predict, Request, adrive, arun, sdk_call
+from .manage import LoadOptions, embed_texts, load_request
+from .plans import Load, LoadNew, Outcome, Phase, Plan, Predict, Request, adrive, sdk_call
 from .sdk_errors import CONNECT_ERRORS, translate_errors, unreachable_error
 from .singleflight import SingleFlight
+
+logger = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
 
 
 class AsyncLMStudio(FrontEnd[AsyncClient]):
@@ -51,6 +69,7 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
         self._loads: SingleFlight[str, Any] = SingleFlight()
         self._client_ready = not self._owns_client
         self._entering = asyncio.Lock()
+        self._given_up: set[asyncio.Future[Any]] = set()  # loads whose caller left; LM Studio goes on
 
     async def generate(self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]) -> str:
         """Generate a response and return the answer text (reasoning excluded); raises as `stream_events`."""
@@ -108,19 +127,94 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
         except TimeoutError as exc:
             raise timeout_error(call.limit, phase.now, exc) from None
 
-    async def list_models(self) -> list[ModelDescription]:
-        """The loaded LLM instances, then the downloaded LLMs without one (models of unknown types left out).
+    async def list_models(self, *, timeout: float | None = None) -> list[ModelDescription]:
+        """The loaded instances (LLMs, then embedding models), then the downloaded models without one, each with
+        its `type`; `default` marks what a generation call without `model` would use (models of unknown types
+        are left out).
 
         Raises:
             LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
         """
-        with translate_errors(self.host):
-            await self._ensure_entered()
-            return await arun(self.plans.list_models(), functools.partial(self._perform, deadline=None))
+        return await self._run(self.manage.list_models(), timeout)
+
+    async def load_model_events(
+        self, model: str, **options: Unpack[LoadOptions]
+    ) -> AsyncGenerator[LoadProgress | ModelDescription, None]:
+        """Load a new instance of `model`: yield LM Studio's `LoadProgress`, then the instance as `list_models`
+        describes it. See `load_model`."""
+        plan = self.manage.load_model(load_request(model, options))
+        async with contextlib.aclosing(self._events(plan, options.get("timeout"))) as events:
+            async for event in events:
+                yield event
+
+    async def load_model(self, model: str, **options: Unpack[LoadOptions]) -> ModelDescription:
+        """Load a new instance of `model` (a model key or path) configured by `options` (see `LoadOptions`), as
+        `lms load` does; return it as `list_models` describes it.
+
+        The lmstudio SDK cannot cancel a load: when the call is given up (cancelled, or its time limit passes),
+        LM Studio still finishes loading, and `unload_model` removes the instance.
+
+        Raises:
+            InvalidInputError: an argument is out of range, or the identifier is taken.
+            ModelNotFoundError: no such downloaded model (lists the ones there are).
+            LoadConfigError: a context length over the model's maximum, or a configuration LM Studio refused.
+            GenerationFailedError: LM Studio could not load it (out of memory, say).
+            GenerationTimeoutError: the time limit passed (`phase="loading_new"`).
+            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
+        """
+        async with contextlib.aclosing(self.load_model_events(model, **options)) as events:
+            return [event async for event in events if isinstance(event, ModelDescription)][-1]
+
+    async def unload_model(self, identifier: str, *, timeout: float | None = None) -> ModelDescription:
+        """Unload the loaded instance `identifier` (LLM or embedding model); return it as it was listed.
+
+        Raises:
+            InstanceNotFoundError: no loaded instance has that identifier (lists the loaded ones).
+            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
+        """
+        return await self._run(self.manage.unload_model(identifier), timeout)
+
+    async def embed(
+        self, texts: str | Sequence[str], *, model: str | None = None, timeout: float | None = None
+    ) -> Embeddings:
+        """The embeddings of `texts` (one string, or up to 256), in their order, by the embedding model `model`
+        (default: the first loaded one; a downloaded one is loaded just in time).
+
+        Raises:
+            InvalidInputError: no text, too many, or one that is not a string.
+            WrongModelTypeError: `model` is an LLM. ModelNotFoundError: no such embedding model.
+            NoModelLoadedError: none named and no embedding model loaded.
+            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
+        """
+        items = embed_texts(texts)
+        return await self._run(self.manage.embed(items, model, self.host), timeout)
+
+    async def _run(self, plan: Plan[T], timeout: float | None) -> T:
+        async with contextlib.aclosing(self._events(plan, timeout)) as events:
+            return cast(T, [event async for event in events][-1])
+
+    async def _events(self, plan: Plan[Any], timeout: float | None) -> AsyncGenerator[Any, None]:
+        """Run a model-management plan under the time limit: its events, then its value."""
+        limit = self._limit(timeout)
+        deadline = deadline_after(limit, anyio.current_time())
+        phase, value = Phase(), list[Any]()
+        try:
+            with translate_errors(self.host):
+                with _time_limit(deadline):
+                    await self._ensure_entered()
+                perform = functools.partial(self._perform, deadline=deadline)
+                async with contextlib.aclosing(adrive(plan, perform, phase, value)) as events:
+                    async for event in events:
+                        yield event
+        except TimeoutError as exc:
+            raise timeout_error(limit, phase.now, exc) from None
+        yield value[-1]
 
     async def close(self) -> None:
         """Forget the cached model handles; exit the client if this object entered it (see `FrontEnd`)."""
         self.plans.forget_handles()
+        for loading in list(self._given_up):  # the client is going: nothing will read LM Studio's answer
+            loading.cancel()
         if self._owns_client and self._client_ready:
             self._client_ready = False
             await _close_client(self.client)
@@ -157,6 +251,10 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
                 async with contextlib.aclosing(self._load(step, deadline)) as loading:
                     async for item in loading:
                         yield item
+            elif isinstance(step, LoadNew):
+                async with contextlib.aclosing(self._load_new(step, deadline)) as loading:
+                    async for item in loading:
+                        yield item
             else:
                 with _time_limit(deadline):
                     answer = sdk_call(self.client, step)
@@ -172,7 +270,7 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
         fractions: asyncio.Queue[float | None] = asyncio.Queue()
 
         async def load(report: Any) -> Any:
-            return await self.client.llm.model(step.specifier, on_load_progress=report)
+            return await getattr(self.client, step.kind).model(step.specifier, on_load_progress=report)
 
         loading = asyncio.ensure_future(self._loads.run(step.target, load, fractions.put_nowait))
         loading.add_done_callback(lambda _task: fractions.put_nowait(None))
@@ -188,6 +286,52 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
             if not loading.done():
                 loading.cancel()
                 await asyncio.wait({loading})
+
+    async def _load_new(self, step: LoadNew, deadline: float | None) -> AsyncGenerator[LoadProgress | Outcome, None]:
+        """Yield LM Studio's progress while it loads a new instance, then the handle's `Outcome`.
+
+        The SDK sends LM Studio no cancel for a load, and LM Studio goes on loading whatever the caller does:
+        a caller that gives up leaves the SDK call running in its task (so that the SDK reads LM Studio's
+        answer), and the end of the load is logged.
+        """
+        fractions: asyncio.Queue[float | None] = asyncio.Queue()
+        loading = asyncio.ensure_future(
+            getattr(self.client, step.kind).load_new_instance(
+                step.model_key,
+                step.identifier,
+                ttl=step.ttl,
+                config=step.config or None,
+                on_load_progress=fractions.put_nowait,
+            )
+        )
+        loading.add_done_callback(lambda _task: fractions.put_nowait(None))
+        try:
+            while True:
+                with _time_limit(deadline):
+                    fraction = await fractions.get()
+                if fraction is None:
+                    break
+                yield LoadProgress(step.model_key, fraction)
+            yield Outcome(await loading)
+        finally:
+            if not loading.done():
+                self._given_up.add(loading)
+                loading.add_done_callback(functools.partial(_given_up_load_ended, step, self._given_up))
+
+
+def _given_up_load_ended(step: LoadNew, given_up: set[asyncio.Future[Any]], loading: asyncio.Future[Any]) -> None:
+    given_up.discard(loading)
+    if loading.cancelled():
+        return
+    error = loading.exception()
+    if error is None:
+        logger.info(
+            "LM Studio finished loading %s as %r after its load_model call was given up; unload_model removes it",
+            step.model_key,
+            str(loading.result().identifier),
+        )
+    else:
+        logger.info("LM Studio's load of %s, given up by its caller, failed: %s", step.model_key, error)
 
 
 @contextlib.contextmanager

@@ -219,10 +219,10 @@ def _loaded_context_length(load_config: Mapping[str, Any]) -> int | None:
 # -- phases of the time limit -------------------------------------------------------------------------------
 
 
-def phase_after(event: StreamEvent) -> str:
-    """Where a call is once `event` came (a key of `errors.TIMEOUT_PHASES`)."""
+def phase_after(event: StreamEvent, current: str = "") -> str:
+    """Where a call is once `event` came (a key of `errors.TIMEOUT_PHASES`); `current`: where it was."""
     if isinstance(event, LoadProgress):
-        return "loading"
+        return current if current == "loading_new" else "loading"
     return "prompt" if isinstance(event, PromptProgress) else "generating"
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "GenerationResult",
     "GenerationStats",
     "LoadProgress",
+    "Embeddings",
     "ModelDescription",
     "PromptProgress",
     "StreamEvent",
@@ -71,11 +72,12 @@ StreamEvent: TypeAlias = LoadProgress | PromptProgress | TextFragment | Generati
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelDescription:
-    """One LLM LM Studio knows about: a loaded instance, or a downloaded model without one.
+    """One model LM Studio knows about: a loaded instance, or a downloaded model without one.
 
     `key` is what a call passes as `model` (an instance's identifier, such as `qwen3-8b:2`, or the model key);
     `model_key` the model it is an instance of; `context_length` in tokens, that instance's loaded context
-    (or the model's maximum when not loaded).
+    (or the model's maximum when not loaded); `type` "llm" (generates text) or "embedding" (embeds it);
+    `default`: this is what a generation call without `model` would use.
     """
 
     key: str
@@ -84,3 +86,15 @@ class ModelDescription:
     loaded: bool
     context_length: int
     vision: bool
+    type: str = "llm"
+    default: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Embeddings:
+    """The embeddings of some texts, in their order: `model` (the instance that made them) and `dimensions`
+    (the length of every vector)."""
+
+    model: str
+    dimensions: int
+    vectors: list[list[float]]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Generic, TypeVar
 
 from . import _sdk
 from .adapter import LMStudioTypeAdapter
 from .core import CallOptions, PreparedCall, describe_host, prepare_call
+from .manage import ModelPlans
 from .plans import CallPlans
 
 ClientT = TypeVar("ClientT")
@@ -39,6 +41,7 @@ class FrontEnd(Generic[ClientT]):
         self.client = client
         self.timeout = timeout
         self.plans = CallPlans(model_name, model_setting)
+        self.manage = ModelPlans(self.plans)
         # The SDK has no public "is open" flag; a client that arrives with open sessions is its owner's.
         self._owns_client = not _sdk.has_open_sessions(client)  # type: ignore[arg-type]
         self._init_io()
@@ -63,6 +66,11 @@ class FrontEnd(Generic[ClientT]):
     def host(self) -> str:
         """Where LM Studio is, for messages."""
         return describe_host(self.client)  # type: ignore[arg-type]
+
+    def _limit(self, timeout: float | None) -> float | None:
+        """The time limit of a call given `timeout` (None: the front end's), in seconds; None: no limit."""
+        limit = self.timeout if timeout is None else timeout
+        return limit if limit is None or math.isfinite(limit) else None
 
     def _prepare(self, model_input: object, output_type: object, options: CallOptions) -> PreparedCall:
         return prepare_call(

@@ -8,11 +8,16 @@ the async front end awaits. A request that fails is thrown back into the plan, s
 
 Requests and what the plan gets back:
 
-    ListLoaded()                    LM Studio's raw `listLoaded`: a list of `LLMInstanceInfo` dicts
+    ListLoaded(kind)                LM Studio's raw `listLoaded` in namespace `kind` ("llm", "embedding"): a list
+                                    of instance info dicts
     ListDownloaded()                its raw `listDownloadedModels`: a list of `ModelInfo` dicts, every type
-    GetHandle(identifier)           the SDK handle of a loaded instance (no round trip)
-    Load(target, specifier)         the SDK handle after `getOrLoad`; one load per `target` at a time, and the
+    GetHandle(identifier, kind)     the SDK handle of a loaded instance (no round trip)
+    Load(target, specifier, kind)   the SDK handle after `getOrLoad`; one load per `target` at a time, and the
                                     front end reports its progress as `LoadProgress` events
+    LoadNew(kind, model_key, ...)   the SDK handle of a new instance (`loadModel`), with `LoadProgress` events;
+                                    the SDK cannot cancel a load, so a caller that gives up leaves it running
+    Unload(kind, identifier)        None, once LM Studio unloaded the instance
+    Embed(model, texts)             the embedding vectors of `texts`, in their order
     Upload(image)                   the SDK `FileHandle` of the uploaded image
     ContextLength(llm)              the instance's loaded context, in tokens
     ApplyTemplate(llm, history)     the prompt formatted by the model's template (str)
@@ -29,14 +34,20 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import lmstudio
 
-from ..errors import ContextOverflowError, GenerationFailedError, NoModelLoadedError
+from ..errors import (
+    ContextOverflowError,
+    GenerationFailedError,
+    ModelNotFoundError,
+    NoModelLoadedError,
+    WrongModelTypeError,
+)
 from ..types import Image
 from . import _sdk
 from .adapter import LMStudioTypeAdapter
 from .core import PreparedCall, images_in, phase_after
-from .events import ModelDescription, StreamEvent
+from .events import StreamEvent
 from .preflight import ApplyTemplate, ContextLength, ContextPreflight, CountTokens
-from .resolution import describe_models, resolve_specifier
+from .resolution import identifiers_in, names_a_model, resolve_specifier
 from .sdk_errors import CONNECT_ERRORS, classify, lmstudio_words, vision_error
 
 __all__ = [
@@ -45,14 +56,17 @@ __all__ = [
     "ContextLength",
     "CountTokens",
     "Done",
+    "Embed",
     "GetHandle",
     "ListDownloaded",
     "ListLoaded",
     "Load",
+    "LoadNew",
     "Outcome",
     "Phase",
     "Predict",
     "Request",
+    "Unload",
     "Upload",
     "adrive",
     "advance",
@@ -67,7 +81,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ListLoaded:
-    pass
+    kind: str = "llm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +92,7 @@ class ListDownloaded:
 @dataclass(frozen=True, slots=True)
 class GetHandle:
     identifier: str
+    kind: str = "llm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,28 @@ class Load:
     target: str
     """What the specifier resolves to (a loaded identifier or a model key): loads are shared per target."""
     specifier: str
+    kind: str = "llm"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadNew:
+    kind: str
+    model_key: str
+    identifier: str | None
+    ttl: int | None
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Unload:
+    kind: str
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    model: Any
+    texts: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +145,36 @@ class Predict:
 
 
 Request: TypeAlias = (
-    ListLoaded | ListDownloaded | GetHandle | Load | Upload | ContextLength | ApplyTemplate | CountTokens | Predict
+    ListLoaded
+    | ListDownloaded
+    | GetHandle
+    | Load
+    | LoadNew
+    | Unload
+    | Embed
+    | Upload
+    | ContextLength
+    | ApplyTemplate
+    | CountTokens
+    | Predict
 )
 Plan: TypeAlias = Generator[Request, Any, T]
 
 
 def sdk_call(client: lmstudio.AsyncClient | lmstudio.Client, request: Request) -> Any:
-    """Call the SDK for `request` (not `Load` or `Predict`): the answer from a sync client, an awaitable
-    (or, for `GetHandle`, the answer) from an async one."""
+    """Call the SDK for `request` (not `Load`, `LoadNew` or `Predict`): the answer from a sync client, an
+    awaitable (or, for `GetHandle`, the answer) from an async one."""
     match request:
-        case ListLoaded():
-            return _sdk.list_loaded_raw(client)
+        case ListLoaded(kind):
+            return _sdk.list_loaded_raw(client, kind)
         case ListDownloaded():
             return _sdk.list_downloaded_raw(client)
-        case GetHandle(identifier):
-            return _sdk.llm_handle(client, identifier)
+        case GetHandle(identifier, kind):
+            return _sdk.model_handle(client, identifier, kind)
+        case Unload(kind, identifier):
+            return getattr(client, kind).unload(identifier)
+        case Embed(model, texts):
+            return model.embed(texts)
         case Upload(image):
             return client.files.prepare_image(image.to_bytes(), image.filename)
         case ContextLength(llm):
@@ -165,6 +217,9 @@ PHASE_OF: dict[type, str] = {
     ListDownloaded: "resolving",
     GetHandle: "resolving",
     Load: "loading",
+    LoadNew: "loading_new",
+    Unload: "unloading",
+    Embed: "embedding",
     Upload: "uploading",
     ContextLength: "checking",
     ApplyTemplate: "checking",
@@ -185,8 +240,9 @@ Perform: TypeAlias = Callable[[Request], Iterator[StreamEvent | Outcome]]
 AsyncPerform: TypeAlias = Callable[[Request], AsyncGenerator[StreamEvent | Outcome, None]]
 
 
-def drive(plan: Plan[Any], perform: Perform, phase: Phase) -> Iterator[StreamEvent]:
-    """Run `plan` to its end with `perform` (sync), passing the events on and keeping `phase` current."""
+def drive(plan: Plan[Any], perform: Perform, phase: Phase, into: list[Any] | None = None) -> Iterator[StreamEvent]:
+    """Run `plan` to its end with `perform` (sync), passing the events on and keeping `phase` current; the
+    plan's value is appended to `into`, if given."""
     outcome: Outcome | None = None
     while not isinstance(step := advance(plan, outcome), Done):
         phase.now = PHASE_OF[type(step)]
@@ -194,11 +250,15 @@ def drive(plan: Plan[Any], perform: Perform, phase: Phase) -> Iterator[StreamEve
             if isinstance(item, Outcome):
                 outcome = item
             else:
-                phase.now = phase_after(item)
+                phase.now = phase_after(item, phase.now)
                 yield item
+    if into is not None:
+        into.append(step.value)
 
 
-async def adrive(plan: Plan[Any], perform: AsyncPerform, phase: Phase) -> AsyncGenerator[StreamEvent, None]:
+async def adrive(
+    plan: Plan[Any], perform: AsyncPerform, phase: Phase, into: list[Any] | None = None
+) -> AsyncGenerator[StreamEvent, None]:
     """`drive` for the async front end: the same loop, awaiting each request."""
     outcome: Outcome | None = None
     while not isinstance(step := advance(plan, outcome), Done):
@@ -208,8 +268,10 @@ async def adrive(plan: Plan[Any], perform: AsyncPerform, phase: Phase) -> AsyncG
                 if isinstance(item, Outcome):
                     outcome = item
                 else:
-                    phase.now = phase_after(item)
+                    phase.now = phase_after(item, phase.now)
                     yield item
+    if into is not None:
+        into.append(step.value)
 
 
 def run(plan: Plan[T], perform: Perform) -> T:
@@ -238,40 +300,40 @@ class CallPlans:
         self.model_setting = model_setting
         self.adapter = LMStudioTypeAdapter()
         self.handles: dict[str | None, Any] = {}
+        self.embedding_handles: dict[str | None, Any] = {}
         self.preflight = ContextPreflight()
 
     def forget_handles(self) -> None:
         self.handles.clear()
-
-    def list_models(self) -> Plan[list[ModelDescription]]:
-        """The loaded instances, then the downloaded LLMs without one (see `resolution.describe_models`)."""
-        loaded = yield ListLoaded()
-        downloaded = yield ListDownloaded()
-        return describe_models(list(loaded or []), list(downloaded or []))
+        self.embedding_handles.clear()
 
     def resolve(self, model: str | None, host: str) -> Plan[Any]:
         """The handle for `model` (else the default, else the first loaded model), loading it just in time.
 
         Raises:
             ModelNotFoundError: LM Studio would not resolve the name (nothing was loaded).
+            WrongModelTypeError: the name is an embedding model's.
             NoModelLoadedError: none named and none loaded (`host` says where LM Studio was asked).
         """
         key = model or self.model_name
         handle = self.handles.get(key)
         if handle is not None:
             return handle
-        loaded = yield ListLoaded()
-        identifiers = [
-            str(info["identifier"]) for info in loaded or [] if isinstance(info, dict) and "identifier" in info
-        ]
+        identifiers = identifiers_in((yield ListLoaded()) or [])
         if key is None:
             if not identifiers:
                 raise NoModelLoadedError(host)
             handle = yield GetHandle(identifiers[0])
         else:
             setting = None if model else self.model_setting
-            downloaded = yield ListDownloaded()
-            target = resolve_specifier(key, identifiers, downloaded or [], setting=setting)
+            downloaded = (yield ListDownloaded()) or []
+            try:
+                target = resolve_specifier(key, identifiers, downloaded, setting=setting)
+            except ModelNotFoundError:
+                embedders = identifiers_in((yield ListLoaded("embedding")) or [])
+                if names_a_model(key, embedders, downloaded, "embedding"):
+                    raise WrongModelTypeError(key, "embedding", setting=setting) from None
+                raise
             handle = yield Load(target, key)
         self.handles[key] = handle
         return handle

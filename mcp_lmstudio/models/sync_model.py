@@ -1,6 +1,7 @@
 """`LMStudio`: the model layer over the synchronous `lmstudio.Client`.
 
-What a call does is written once, in `plans.py`; this module only performs its requests by calling the SDK.
+What a call does is written once, in `plans.py` and `manage.py`; this module only performs its requests by
+calling the SDK.
 """
 
 from __future__ import annotations
@@ -10,19 +11,30 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterator
-from typing import Any, Unpack
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, TypeVar, Unpack, cast
 
 import lmstudio
 from lmstudio import Client
 
 from . import _sdk
 from .core import CallOptions, Expired, FragmentSorter, deadline_after, timeout_error
-from .events import GenerationResult, LoadProgress, ModelDescription, PromptProgress, StreamEvent, TextFragment
+from .events import (
+    Embeddings,
+    GenerationResult,
+    LoadProgress,
+    ModelDescription,
+    PromptProgress,
+    StreamEvent,
+    TextFragment,
+)
 from .front_end import FrontEnd
-from .plans import Load, Outcome, Phase, Predict, Request, drive, run, sdk_call
+from .manage import LoadOptions, embed_texts, load_request
+from .plans import Load, LoadNew, Outcome, Phase, Plan, Predict, Request, drive, sdk_call
 from .sdk_errors import translate_errors
 from .singleflight import SyncSingleFlight
+
+T = TypeVar("T")
 
 
 class LMStudio(FrontEnd[Client]):
@@ -37,6 +49,9 @@ class LMStudio(FrontEnd[Client]):
     model load (which finishes in its own thread and serves later calls), but a listing, an upload or a token
     count that LM Studio is slow to answer is only checked against the limit before it starts. Prompt
     progress comes in bursts with the first text, not as LM Studio reports it.
+
+    It lists, loads and unloads models and embeds texts as `AsyncLMStudio` does; a load whose caller stops
+    waiting (its time limit) goes on in its thread, as it goes on in LM Studio.
     """
 
     def _init_io(self) -> None:
@@ -80,14 +95,47 @@ class LMStudio(FrontEnd[Client]):
         except TimeoutError as exc:
             raise timeout_error(call.limit, phase.now, exc) from None
 
-    def list_models(self) -> list[ModelDescription]:
-        """The loaded LLM instances, then the downloaded LLMs without one (models of unknown types left out).
+    def list_models(self, *, timeout: float | None = None) -> list[ModelDescription]:
+        """The loaded instances, then the downloaded models without one; as `AsyncLMStudio.list_models`."""
+        return self._run(self.manage.list_models(), timeout)
 
-        Raises:
-            LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
-        """
-        with translate_errors(self.host):
-            return run(self.plans.list_models(), functools.partial(self._perform, deadline=None))
+    def load_model_events(
+        self, model: str, **options: Unpack[LoadOptions]
+    ) -> Generator[LoadProgress | ModelDescription, None, None]:
+        """Load a new instance of `model`: yield LM Studio's `LoadProgress`, then the instance as `list_models`
+        describes it. See `AsyncLMStudio.load_model`."""
+        yield from self._events(self.manage.load_model(load_request(model, options)), options.get("timeout"))
+
+    def load_model(self, model: str, **options: Unpack[LoadOptions]) -> ModelDescription:
+        """Load a new instance of `model` configured by `options`; raises as `AsyncLMStudio.load_model`."""
+        with contextlib.closing(self.load_model_events(model, **options)) as events:
+            return [event for event in events if isinstance(event, ModelDescription)][-1]
+
+    def unload_model(self, identifier: str, *, timeout: float | None = None) -> ModelDescription:
+        """Unload the loaded instance `identifier`; as `AsyncLMStudio.unload_model`."""
+        return self._run(self.manage.unload_model(identifier), timeout)
+
+    def embed(
+        self, texts: str | Sequence[str], *, model: str | None = None, timeout: float | None = None
+    ) -> Embeddings:
+        """The embeddings of `texts`, in their order; as `AsyncLMStudio.embed`."""
+        return self._run(self.manage.embed(embed_texts(texts), model, self.host), timeout)
+
+    def _run(self, plan: Plan[T], timeout: float | None) -> T:
+        with contextlib.closing(self._events(plan, timeout)) as events:
+            return cast(T, list(events)[-1])
+
+    def _events(self, plan: Plan[Any], timeout: float | None) -> Generator[Any, None, None]:
+        """Run a model-management plan under the time limit: its events, then its value."""
+        limit = self._limit(timeout)
+        deadline = deadline_after(limit, time.monotonic())
+        phase, value = Phase("resolving"), list[Any]()
+        try:
+            with translate_errors(self.host):
+                yield from drive(plan, functools.partial(self._perform, deadline=deadline), phase, value)
+        except TimeoutError as exc:
+            raise timeout_error(limit, phase.now, exc) from None
+        yield value[-1]
 
     def close(self) -> None:
         """Forget the cached model handles; close the client if this object opened it (see `FrontEnd`)."""
@@ -105,6 +153,8 @@ class LMStudio(FrontEnd[Client]):
                 yield Outcome()
             elif isinstance(step, Load):
                 yield Outcome((yield from self._load(step, deadline)))
+            elif isinstance(step, LoadNew):
+                yield Outcome((yield from self._load_new(step, deadline)))
             else:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError  # a blocking SDK call cannot be cut short: do not start it
@@ -117,7 +167,7 @@ class LMStudio(FrontEnd[Client]):
         fractions: queue.SimpleQueue[float | None] = queue.SimpleQueue()
 
         def load(report: Any) -> Any:
-            return self.client.llm.model(step.specifier, on_load_progress=report)
+            return getattr(self.client, step.kind).model(step.specifier, on_load_progress=report)
 
         loading = self._loads.start(step.target, load, fractions.put)
         loading.add_done_callback(lambda _future: fractions.put(None))
@@ -133,6 +183,40 @@ class LMStudio(FrontEnd[Client]):
                 yield LoadProgress(step.specifier, fraction)
         finally:
             self._loads.leave(step.target, fractions.put)
+
+    def _load_new(self, step: LoadNew, deadline: float | None) -> Generator[LoadProgress, None, Any]:
+        """Yield LM Studio's progress while it loads a new instance (in a thread), then return its handle."""
+        fractions: queue.SimpleQueue[float | None] = queue.SimpleQueue()
+        outcome: list[Any] = []
+
+        def load() -> None:
+            try:
+                outcome.append(
+                    getattr(self.client, step.kind).load_new_instance(
+                        step.model_key,
+                        step.identifier,
+                        ttl=step.ttl,
+                        config=step.config or None,
+                        on_load_progress=fractions.put,
+                    )
+                )
+            except Exception as exc:  # handed to the caller, if it still waits
+                outcome.append(exc)
+            finally:
+                fractions.put(None)
+
+        threading.Thread(target=load, name=f"load {step.model_key}", daemon=True).start()
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                fraction = fractions.get(timeout=left)
+            except queue.Empty:
+                raise TimeoutError from None
+            if fraction is None:
+                if isinstance(outcome[0], Exception):
+                    raise outcome[0]
+                return outcome[0]
+            yield LoadProgress(step.model_key, fraction)
 
 
 def _predict(step: Predict, deadline: float | None) -> Iterator[StreamEvent]:

@@ -34,7 +34,9 @@ __all__ = ["create_context_streams", "lowlevel_server", "serve_tools_only", "str
 UNUSED_METHODS = ("prompts/list", "prompts/get", "resources/list", "resources/read", "resources/templates/list")
 
 #: Free-text arguments: a prompt that happens to be JSON (or the word "null") must reach the model as text.
-TEXT_ARGUMENTS = frozenset({"prompt", "model", "regex", "cfg", "system", "output_file", "previous_response_id"})
+TEXT_ARGUMENTS = frozenset(
+    {"prompt", "model", "regex", "cfg", "system", "output_file", "previous_response_id", "identifier", "input"}
+)
 
 
 def lowlevel_server(server: MCPServer[Any]) -> Any:

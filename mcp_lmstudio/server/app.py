@@ -24,10 +24,11 @@ from ..settings import Settings
 from ._sdk import serve_tools_only, strict_tool
 from .call_log import logged_call
 from .file_context import FileAccess
+from .model_tools import embed, list_models, load_model, unload_model
 from .state import AppState
 from .tasks import LegacyTasksMiddleware, TaskRunner, TasksExtension, TaskStore, TaskSupport
 from .tool_errors import sendable_tool_result
-from .tools import generate, generate_stream, list_models, structured_generate
+from .tools import generate, generate_stream, structured_generate
 
 __all__ = ["AppState", "create_server"]
 
@@ -41,7 +42,9 @@ which saves your output tokens and time. To follow up, pass the `response_id` yo
 to have a long answer written to a file instead of returned.
 Call list_models to see which models exist and which are loaded (loading one can take a while).
 Use structured_generate when you need JSON that matches a schema. Reasoning models' thinking is returned
-separately in `reasoning`, never mixed into the answer."""
+separately in `reasoning`, never mixed into the answer. When a prompt does not fit a model's context,
+load_model can load it again with a longer `context_length`; unload_model frees memory (ask the user first:
+other applications may use that model). embed returns embedding vectors from an embedding model."""
 
 GENERATE_DESCRIPTION = """\
 Run a prompt, or a conversation (`messages`), on a local model in LM Studio and return its answer: for \
@@ -62,8 +65,22 @@ model first reasons freely, then writes the JSON with that reasoning in view; th
 and the reasoning comes back as a second text content."""
 
 LIST_MODELS_DESCRIPTION = """\
-List LM Studio's LLMs: loaded (ready now) and downloaded (loaded on first use, which takes a while), with \
-the key to pass as `model`, context length and vision."""
+List LM Studio's models: loaded instances (ready now) and downloaded models (loaded on first use, which takes \
+a while), with the key to pass as `model`, type (llm, or embedding for embed), context length and vision; \
+`default` marks the model used when `model` is omitted."""
+
+LOAD_MODEL_DESCRIPTION = """\
+Load a new instance of a downloaded model, as `lms load` does (e.g. with a longer context_length); returns it \
+as list_models shows it (pass its key as `model`). Takes seconds to minutes, with progress. Without ttl it stays \
+loaded until unloaded. If this call is cancelled or times out, LM Studio still finishes the load: unload_model \
+removes it."""
+
+UNLOAD_MODEL_DESCRIPTION = """\
+Unload a loaded model instance (its key in list_models) to free memory. Another application may be using it."""
+
+EMBED_DESCRIPTION = """\
+Embed texts with a local embedding model (type embedding in list_models). Structured content: model, \
+dimensions, and embeddings (one vector per text, in input order)."""
 
 #: The tools a client may run as an MCP task (`execution.taskSupport`).
 TASK_TOOLS: dict[str, TaskSupport] = dict.fromkeys(("generate", "generate_stream", "structured_generate"), "optional")
@@ -123,6 +140,14 @@ def _tools(*, writes: bool) -> list[Any]:
     # --allow-write lets `output_file` write, which may replace a file when `overwrite` is true.
     generating = ToolAnnotations(read_only_hint=not writes, open_world_hint=False, destructive_hint=writes)
     listing = ToolAnnotations(read_only_hint=True, open_world_hint=False, destructive_hint=False, idempotent_hint=True)
+    # Loading adds an instance (each call another one) and removes nothing; unloading may take a model away from
+    # another application.
+    loading = ToolAnnotations(
+        read_only_hint=False, open_world_hint=False, destructive_hint=False, idempotent_hint=False
+    )
+    unloading = ToolAnnotations(
+        read_only_hint=False, open_world_hint=False, destructive_hint=True, idempotent_hint=False
+    )
     prompt = ("prompt",)
     return [
         strict_tool(generate, "Generate with a local model", GENERATE_DESCRIPTION, generating, required=prompt),
@@ -137,4 +162,7 @@ def _tools(*, writes: bool) -> list[Any]:
             required=("prompt", "json_schema"),
         ),
         strict_tool(list_models, "List LM Studio models", LIST_MODELS_DESCRIPTION, listing),
+        strict_tool(load_model, "Load a model", LOAD_MODEL_DESCRIPTION, loading, required=("model",)),
+        strict_tool(unload_model, "Unload a model", UNLOAD_MODEL_DESCRIPTION, unloading, required=("identifier",)),
+        strict_tool(embed, "Embed texts", EMBED_DESCRIPTION, listing, required=("input",)),
     ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, Field
 
-from ..models.events import GenerationResult
+from ..models.events import Embeddings, GenerationResult, ModelDescription
 from ..text import plural
 
 
@@ -52,7 +52,7 @@ class GenerateOutput(BaseModel):
 
 
 class ModelEntry(BaseModel):
-    """A loaded instance of an LLM, or a downloaded LLM without one."""
+    """A loaded model instance, or a downloaded model without one."""
 
     key: str = Field(description="What `model` takes: the instance's identifier, or the model key if not loaded.")
     model_key: str = Field(description="The model this is (an instance of).")
@@ -60,12 +60,76 @@ class ModelEntry(BaseModel):
     loaded: bool
     context_length: int = Field(description="Tokens: the instance's loaded context, or the model's maximum.")
     vision: bool
+    type: Literal["llm", "embedding"]
+    default: bool = Field(default=False, description="The model used when `model` is omitted.")
 
 
 class ModelList(BaseModel):
-    """The loaded and the downloaded LLMs."""
+    """The loaded and the downloaded models."""
 
     models: list[ModelEntry]
+
+
+class UnloadOutput(BaseModel):
+    """The instance that was unloaded."""
+
+    identifier: str
+    model_key: str
+    type: Literal["llm", "embedding"]
+
+
+class EmbedOutput(BaseModel):
+    """One embedding per input text, in input order."""
+
+    model: str
+    dimensions: int
+    embeddings: list[list[float]]
+
+
+def model_entry(model: ModelDescription) -> ModelEntry:
+    return ModelEntry(
+        key=model.key,
+        model_key=model.model_key,
+        display_name=model.display_name,
+        loaded=model.loaded,
+        context_length=model.context_length,
+        vision=model.vision,
+        type="embedding" if model.type == "embedding" else "llm",
+        default=model.default,
+    )
+
+
+def model_list_result(models: list[ModelDescription]) -> CallToolResult:
+    """`list_models`' result: a line per model, and the entries (`default` only where true)."""
+    entries = [model_entry(model) for model in models]
+    text = "\n".join(describe_entry(entry) for entry in entries) or "LM Studio has no models downloaded."
+    listing = ModelList(models=entries).model_dump(exclude_defaults=True)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=listing)
+
+
+def loaded_result(model: ModelDescription) -> CallToolResult:
+    """`load_model`'s result: the new instance as `list_models` shows it."""
+    entry = model_entry(model)
+    text = f"Loaded {describe_entry(entry)}. Pass {entry.key!r} as `model` to use it."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=entry.model_dump(exclude_defaults=True)
+    )
+
+
+def unloaded_result(model: ModelDescription) -> CallToolResult:
+    output = UnloadOutput(identifier=model.key, model_key=model.model_key, type=model_entry(model).type)
+    text = f"Unloaded {model.key!r} (an instance of {model.model_key})."
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=output.model_dump())
+
+
+def embed_result(embeddings: Embeddings) -> CallToolResult:
+    count = len(embeddings.vectors)
+    text = (
+        f"{plural(count, 'embedding')} of {embeddings.dimensions} dimensions from {embeddings.model}, in input "
+        "order, in the structured content's `embeddings`."
+    )
+    output = EmbedOutput(model=embeddings.model, dimensions=embeddings.dimensions, embeddings=embeddings.vectors)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=output.model_dump())
 
 
 def generation_output(result: GenerationResult) -> GenerateOutput:
@@ -135,7 +199,8 @@ def cut_off_note(
         window = f"context window ({size:,} tokens)" if size else "context window"
         return (
             f"[Cut off: the {what} the model's {window} after {tokens}, so the answer is incomplete. "
-            "Shorten the prompt or the conversation, or load the model with a longer context in LM Studio.]"
+            "Shorten the prompt or the conversation, or load the model with a longer context (load_model with "
+            "context_length).]"
         )
     return None
 
@@ -147,8 +212,10 @@ def describe_entry(entry: ModelEntry) -> str:
         state = f"loaded instance of {entry.model_key}"
     else:
         state = "loaded"
+    kind = "embedding model, " if entry.type == "embedding" else ""
     vision = ", vision" if entry.vision else ""
-    return f"{entry.key} ({state}, context {entry.context_length}{vision}): {entry.display_name}"
+    default = ", the default" if entry.default else ""
+    return f"{entry.key} ({kind}{state}, context {entry.context_length}{vision}{default}): {entry.display_name}"
 
 
 def structured_result(result: GenerationResult, parsed: Any, *, with_reasoning: bool) -> CallToolResult:

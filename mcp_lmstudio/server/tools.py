@@ -1,5 +1,6 @@
-"""The tools: each turns its arguments into model-layer input and hands it to `generation.run_generation` (or
-to the model layer for `list_models`). Their errors become results in `tool_errors`, and nowhere else."""
+"""The generation tools: each turns its arguments into model-layer input and hands it to
+`generation.run_generation` (the tools that manage models are in `model_tools`). Their errors become results in
+`tool_errors`, and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
-from ..errors import LMStudioUnavailableError
 from .arguments import (
     CfgArg,
     ContextOverflow,
@@ -35,12 +35,12 @@ from .arguments import (
     build_request,
 )
 from .generation import ByReference, run_generation, time_limit_of
-from .results import GenerateOutput, ModelEntry, ModelList, describe_entry, generation_result, structured_result
+from .results import GenerateOutput, generation_result, structured_result
 from .state import AppState
 from .structured_output import parse_structured, structured_schema
 from .tool_errors import errors_as_results
 
-__all__ = ["generate", "generate_stream", "list_models", "structured_generate"]
+__all__ = ["generate", "generate_stream", "structured_generate"]
 
 
 def _generation_tool(name: str, *, stream_text: bool) -> Callable[..., Awaitable[CallToolResult]]:
@@ -125,31 +125,4 @@ async def structured_generate(
         stream_text=False,
         output_type=schema,
         think_first=think_first,
-    )
-
-
-@errors_as_results
-async def list_models(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ModelList]:
-    """List the loaded and downloaded LLMs (see LIST_MODELS_DESCRIPTION)."""
-    session = ctx.request_context.lifespan_context.session
-    model_layer = await session.model()
-    try:
-        models = await model_layer.list_models()
-    except LMStudioUnavailableError:
-        session.connection_lost(model_layer)
-        raise
-    entries = [
-        ModelEntry(
-            key=m.key,
-            model_key=m.model_key,
-            display_name=m.display_name,
-            loaded=m.loaded,
-            context_length=m.context_length,
-            vision=m.vision,
-        )
-        for m in models
-    ]
-    text = "\n".join(describe_entry(entry) for entry in entries) or "LM Studio has no LLMs downloaded."
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=ModelList(models=entries).model_dump()
     )

@@ -98,7 +98,15 @@ def call(portal: BlockingPortal, client: Client, tool: str, arguments: dict[str,
         assert result.structured_content is not None
 
 
-TOOL_NAMES = ["generate", "generate_stream", "structured_generate", "list_models"]
+TOOL_NAMES = [
+    "generate",
+    "generate_stream",
+    "structured_generate",
+    "list_models",
+    "load_model",
+    "unload_model",
+    "embed",
+]
 ANY_ARGUMENTS = st.dictionaries(
     st.sampled_from(["prompt", "messages", "images", "model", "temperature", "max_tokens", "stop", "json_schema"])
     | st.text(max_size=8),

@@ -49,6 +49,14 @@ class Front:
         assert isinstance(self.layer, AsyncLMStudio)
         return [event async for event in self.layer.stream_events(*args, **kwargs)]
 
+    async def load_events(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """Every event of `load_model_events(*args, **kwargs)`."""
+        if isinstance(self.layer, LMStudio):
+            sync_layer = self.layer
+            return await anyio.to_thread.run_sync(lambda: list(sync_layer.load_model_events(*args, **kwargs)))
+        assert isinstance(self.layer, AsyncLMStudio)
+        return [event async for event in self.layer.load_model_events(*args, **kwargs)]
+
 
 FrontFactory = Callable[..., Front]
 

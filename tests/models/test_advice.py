@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from mcp_lmstudio import GenerationFailedError, GenerationTimeoutError, Image, ModelNotFoundError
-from mcp_lmstudio.errors import ContextOverflowError, NoModelLoadedError, SDKMismatchError
+from mcp_lmstudio.errors import (
+    ContextOverflowError,
+    InstanceNotFoundError,
+    NoModelLoadedError,
+    SDKMismatchError,
+    WrongModelTypeError,
+)
 from mcp_lmstudio.models.events import GenerationResult, GenerationStats
 from mcp_lmstudio.server.wording import tool_message
 from mcp_lmstudio.testing import LMStudioEmulator
@@ -40,6 +46,11 @@ ERRORS = [
     GenerationFailedError("No images.", reason="vision", model="m", vision_models=["v"]),
     GenerationFailedError("Bad schema.", reason="schema"),
     SDKMismatchError("Invalid enum value 'openvino' (lmstudio 1.5.0)."),
+    NoModelLoadedError("127.0.0.1:1234", kind="embedding"),
+    WrongModelTypeError("nomic-embed", "embedding"),
+    WrongModelTypeError("nomic-embed", "embedding", setting="model_name"),
+    WrongModelTypeError("qwen3-8b", "llm"),
+    InstanceNotFoundError("qwen3-8b:9", ["qwen3-8b", "nomic-embed"]),
 ]
 
 
@@ -71,6 +82,20 @@ def test_the_overflow_fields_and_both_wordings() -> None:
     assert "`maxTokens` asks for 100 more" in str(error) and "'contextOverflowPolicy': 'truncateMiddle'" in str(error)
     assert "max_tokens asks for 100 more" in tool_message(error)  # type: ignore[arg-type]
     assert "context_overflow 'truncate_middle' or 'rolling_window'" in tool_message(error)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("error", ERRORS[2:4], ids=["stop_at_limit", "truncate_middle"])
+def test_a_longer_context_is_load_model_for_a_tool_and_lms_load_in_python(error: ContextOverflowError) -> None:
+    """A host can call load_model but cannot run `lms`; a Python caller is told about `lms load`."""
+    assert "`lms load <model> --context-length N`" in str(error) and "load_model" not in str(error)
+    assert "load_model with `context_length`" in tool_message(error) and "lms load" not in tool_message(error)
+
+
+def test_an_embedding_model_named_to_generate_points_to_embed_in_each_vocabulary() -> None:
+    error = WrongModelTypeError("nomic-embed", "embedding")
+    assert "is an embedding model" in str(error) and "`embed()`" in str(error)
+    assert "is an embedding model" in tool_message(error) and "the embed tool" in tool_message(error)
+    assert "generate" in tool_message(WrongModelTypeError("qwen3-8b", "llm"))
 
 
 async def test_a_vision_model_refusing_images_is_put_down_to_its_context(

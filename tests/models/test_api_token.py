@@ -56,7 +56,7 @@ async def _generate(lms: LMStudioEmulator, api_token: str | None) -> tuple[bool,
     server = create_server(Settings(host=lms.api_host, timeout=10, api_token=api_token))
     async with Client(server) as mcp:
         result = await mcp.call_tool("generate", {"prompt": "hi"})
-        assert len((await mcp.list_tools()).tools) == 4  # the server keeps serving
+        assert len((await mcp.list_tools()).tools) == 7  # the server keeps serving
     return bool(result.is_error), text_of(result)
 
 

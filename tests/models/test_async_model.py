@@ -264,7 +264,8 @@ async def test_generate_batch_is_not_implemented(client: lmstudio.AsyncClient) -
 
 async def test_list_models_reports_loaded_and_downloaded(client: lmstudio.AsyncClient) -> None:
     models = {model.key: model for model in await AsyncLMStudio(client).list_models()}
-    assert sorted(models) == ["fake-echo-1b", "fake-unloaded-7b", "fake-vision-2b"]
+    assert sorted(models) == ["fake-echo-1b", "fake-embed-small", "fake-unloaded-7b", "fake-vision-2b"]
+    assert models["fake-embed-small"].type == "embedding" and models["fake-echo-1b"].type == "llm"
     assert (models["fake-vision-2b"].loaded, models["fake-vision-2b"].vision) == (True, True)
     assert (models["fake-unloaded-7b"].loaded, models["fake-unloaded-7b"].context_length) == (False, 32768)
 

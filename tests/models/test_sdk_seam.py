@@ -56,8 +56,12 @@ async def test_raw_listings_and_handles(emulator: LMStudioEmulator, client: lmst
         isinstance(downloaded, list) and all("modelKey" in info for info in downloaded),
         'system.remote_call("listDownloadedModels")',
     )
-    handle = _sdk.llm_handle(client, "fake-echo-1b")
+    handle = _sdk.model_handle(client, "fake-echo-1b")
     require(isinstance(handle, lmstudio.AsyncLLM) and handle.identifier == "fake-echo-1b", "llm._create_handle")
+    embeddings = await _sdk.list_loaded_raw(client, "embedding")
+    require([info["identifier"] for info in embeddings] == ["fake-embed-small"], 'embedding.remote_call("listLoaded")')
+    embedder = _sdk.model_handle(client, "fake-embed-small", "embedding")
+    require(isinstance(embedder, lmstudio.AsyncEmbeddingModel), "embedding._create_handle")
 
 
 async def test_the_prediction_stream_can_be_watched(emulator: LMStudioEmulator, client: lmstudio.AsyncClient) -> None:

@@ -116,6 +116,6 @@ def test_an_answer_cut_off_by_the_context_names_its_size() -> None:
     assert answer == "Partial"
     assert note == (
         "[Cut off: the answer above filled the model's context window (4,096 tokens) after 96 tokens, so the answer "
-        "is incomplete. Shorten the prompt or the conversation, or load the model with a longer context in LM "
-        "Studio.]"
+        "is incomplete. Shorten the prompt or the conversation, or load the model with a longer context (load_model "
+        "with context_length).]"
     )

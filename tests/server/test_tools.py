@@ -19,7 +19,9 @@ from tests.support import PNG_B64, PNG_BYTES, closed_port, text_of
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = ["generate", "generate_stream", "structured_generate", "list_models"]
+TOOLS = ["generate", "generate_stream", "structured_generate", "list_models", "load_model", "unload_model", "embed"]
+#: The tools that change what LM Studio has loaded (their annotations are in tests/server/test_model_tools.py).
+CHANGING = ("load_model", "unload_model")
 
 
 class ProgressLog:
@@ -50,12 +52,13 @@ class ProgressLog:
                 await self._changed.wait()
 
 
-async def test_tools_list_names_the_four_tools_with_annotations_and_schemas(mcp_client: Client) -> None:
+async def test_tools_list_names_the_tools_with_annotations_and_schemas(mcp_client: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp_client.list_tools()).tools}
     assert sorted(tools) == sorted(TOOLS)
     for tool in tools.values():
         assert tool.annotations is not None
-        assert (tool.annotations.read_only_hint, tool.annotations.open_world_hint) == (True, False)
+        read_only = tool.name not in CHANGING
+        assert (tool.annotations.read_only_hint, tool.annotations.open_world_hint) == (read_only, False)
         assert tool.description and len(tool.description) > 100
     generate = tools["generate"].input_schema["properties"]
     assert set(generate) == {
@@ -261,7 +264,7 @@ async def test_regex_and_cfg_are_refused_and_nothing_is_sent(
 async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client) -> None:
     result = await mcp_client.call_tool("list_models", {})
 
-    def entry(key: str, name: str, loaded: bool, context: int, vision: bool) -> dict[str, Any]:
+    def entry(key: str, name: str, loaded: bool, context: int, vision: bool, kind: str = "llm") -> dict[str, Any]:
         return {
             "key": key,
             "model_key": key,
@@ -269,16 +272,20 @@ async def test_list_models_reports_loaded_and_downloaded_llms(mcp_client: Client
             "loaded": loaded,
             "context_length": context,
             "vision": vision,
+            "type": kind,
         }
 
     assert result.structured_content == {
         "models": [
-            entry("fake-echo-1b", "Fake Echo 1B", True, 4096, False),
+            entry("fake-echo-1b", "Fake Echo 1B", True, 4096, False) | {"default": True},
             entry("fake-vision-2b", "Fake Vision 2B", True, 4096, True),  # loaded at LM Studio's default
+            entry("fake-embed-small", "Fake Embed Small", True, 512, False, "embedding"),
             entry("fake-unloaded-7b", "Fake Unloaded 7B", False, 32768, False),
         ]
     }
     assert "fake-unloaded-7b (not loaded" in text_of(result)
+    assert "fake-echo-1b (loaded, context 4096, the default)" in text_of(result)
+    assert "fake-embed-small (embedding model, loaded" in text_of(result)
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ async def test_the_real_client_calls_tools_over_http(emulator: LMStudioEmulator)
     async with http_server(emulator.api_host) as (url, _process):
         for mode in ("auto", "legacy"):
             async with Client(url, mode=mode) as client:  # type: ignore[arg-type]
-                assert len((await client.list_tools()).tools) == 4
+                assert len((await client.list_tools()).tools) == 7
                 result = await client.call_tool("generate", {"prompt": f"over http {mode}"})
                 assert text_of(result) == f"You said: over http {mode}"
     assert emulator.connections["llm"] == 1  # one LM Studio session shared by both HTTP clients

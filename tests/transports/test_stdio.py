@@ -20,16 +20,21 @@ pytestmark = pytest.mark.anyio
 
 async def test_the_real_client_lists_and_calls_every_tool_over_stdio(emulator: LMStudioEmulator) -> None:
     streamed: list[str] = []
+    loading: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         if progress >= 1 and message:
             streamed.append(message)
 
-    emulator.token_delay = 0.03
+    async def on_load_progress(progress: float, total: float | None, message: str | None) -> None:
+        loading.append(message or "")
+
+    emulator.token_delay, emulator.load_delay = 0.03, 0.2
     with anyio.fail_after(30):
         async with Client(server_params(emulator.api_host)) as client:
             assert sorted(tool.name for tool in (await client.list_tools()).tools) == [
-                "generate", "generate_stream", "list_models", "structured_generate",
+                "embed", "generate", "generate_stream", "list_models", "load_model", "structured_generate",
+                "unload_model",
             ]  # fmt: skip
             models = await client.call_tool("list_models", {})
             answer = await client.call_tool("generate", {"prompt": "over stdio"})
@@ -40,7 +45,16 @@ async def test_the_real_client_lists_and_calls_every_tool_over_stdio(emulator: L
                 "structured_generate",
                 {"prompt": "x", "json_schema": {"type": "object", "properties": {"n": {"type": "integer"}}}},
             )
-    assert models.structured_content is not None and len(models.structured_content["models"]) == 3
+            loaded = await client.call_tool(
+                "load_model", {"model": "fake-unloaded-7b", "context_length": 8192}, progress_callback=on_load_progress
+            )
+            embedded = await client.call_tool("embed", {"input": ["a", "b"]})
+            unloaded = await client.call_tool("unload_model", {"identifier": "fake-unloaded-7b"})
+    assert models.structured_content is not None and len(models.structured_content["models"]) == 4
+    assert loaded.structured_content is not None and loaded.structured_content["context_length"] == 8192
+    assert loading[-1] == "Loading model fake-unloaded-7b: 100%"
+    assert embedded.structured_content is not None and embedded.structured_content["dimensions"] == 768
+    assert (unloaded.is_error, "fake-unloaded-7b" in emulator.instances) == (False, False)
     assert answer.content == [TextContent(type="text", text="You said: over stdio")]
     assert structured.structured_content == {"n": 0}
     assert stream.structured_content is not None

@@ -224,6 +224,9 @@ async def test_legacy_capability_and_tool_task_support_are_advertised(emulator: 
         "generate_stream": {"taskSupport": "optional"},
         "structured_generate": {"taskSupport": "optional"},
         "list_models": None,
+        "load_model": None,
+        "unload_model": None,
+        "embed": None,
     }
 
 
