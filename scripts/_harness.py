@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,11 +29,16 @@ def npm_tools() -> tuple[Path, Path]:
     stamp = NPM_DIR / "installed.txt"  # the pins last installed, so that a changed pin reinstalls
     wanted = "\n".join(NPM_PACKAGES)
     if not stamp.exists() or stamp.read_text(encoding="utf-8") != wanted:
-        NPM_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--silent", *NPM_PACKAGES],
-            check=True,
-        )
+        for attempt in (1, 2):  # an install cut short by the registry leaves a tree npm thinks complete: start over
+            shutil.rmtree(NPM_DIR, ignore_errors=True)
+            NPM_DIR.mkdir(parents=True)
+            completed = subprocess.run(
+                ["npm", "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--silent", *NPM_PACKAGES],
+                check=attempt == 2,
+            )
+            if completed.returncode == 0:
+                break
+            print(f"npm install failed ({completed.returncode}); trying once more from scratch", file=sys.stderr)
         stamp.write_text(wanted, encoding="utf-8")
     return bin_dir / "node", bin_dir
 
