@@ -8,14 +8,26 @@ operation, beside what the same work costs without the check, so that a change t
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+import anyio.to_thread
 from mcp.types import CallToolResult, TextContent
 
 from mcp_lmstudio import strict_json
+from mcp_lmstudio.cli.command import configure_logging
+from mcp_lmstudio.history import MemoryStore, SqliteStore, StoredTurn
+from mcp_lmstudio.models.events import GenerationResult, GenerationStats
+from mcp_lmstudio.server.call_log import logged_call, note_generation
+from mcp_lmstudio.server.conversations import Continuation, save_turn
+from mcp_lmstudio.server.serial_thread import SerialThread
 from mcp_lmstudio.server.tool_errors import sendable_tool_result
 from mcp_lmstudio.text import SurrogateJoiner, valid_unicode
 
@@ -44,6 +56,90 @@ def joiner_per_fragment(fragments: list[str]) -> Callable[[], object]:
     return run
 
 
+def async_cpu_us(operation: Callable[[], Awaitable[object]], number: int = 500, repeats: int = 5) -> float:
+    """`cpu_us` of an awaited operation, on one event loop."""
+
+    async def run() -> float:
+        samples = []
+        for _ in range(repeats):
+            started = time.process_time()
+            for _ in range(number):
+                await operation()
+            samples.append((time.process_time() - started) / number * 1e6)
+        return statistics.median(samples)
+
+    return asyncio.run(run())
+
+
+def _turn(index: int) -> StoredTurn:
+    return StoredTurn(f"id-{index}-{time.perf_counter_ns()}", None, None, "fake-echo-1b", None, "prompt", ANSWER)
+
+
+def store_rows() -> list[tuple[str, float, str]]:
+    """One turn saved: the store alone, and the hand-off that runs it off the event loop (before: a worker of
+    `anyio.to_thread`; now: the store's own thread for SQLite, none for memory)."""
+    turns = iter(range(10**9))
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = SqliteStore(Path(tmp) / "history.sqlite3", 3600.0)
+        memory = MemoryStore(3600.0)
+        thread = SerialThread("bench")
+        empty = Continuation([], None)
+
+        def noop() -> None:
+            return None
+
+        async def via_anyio() -> None:
+            await anyio.to_thread.run_sync(noop)
+
+        async def via_own_thread() -> None:
+            await thread.run(noop)
+
+        async def saved(store: SqliteStore | MemoryStore) -> None:
+            await save_turn(store, empty, system=None, user_turn="prompt", model="m", answer=ANSWER)
+
+        rows = [
+            ("SQLite save of one turn, the store alone", cpu_us(lambda: sqlite.save(_turn(next(turns))), 300), "turn"),
+            ("memory save of one turn, the store alone", cpu_us(lambda: memory.save(_turn(next(turns))), 300), "turn"),
+            ("hand-off to a thread: anyio.to_thread (before)", async_cpu_us(via_anyio), "store call"),
+            ("hand-off to a thread: the store's own (now)", async_cpu_us(via_own_thread), "store call"),
+            ("save_turn, SQLite (thread hand-off included)", async_cpu_us(lambda: saved(sqlite), 300), "turn"),
+            ("save_turn, memory (called directly)", async_cpu_us(lambda: saved(memory), 300), "turn"),
+        ]
+        sqlite.close()
+    return rows
+
+
+RESULT_EVENT = GenerationResult(
+    text=ANSWER,
+    reasoning="",
+    model="fake-echo-1b",
+    stop_reason="eosFound",
+    stats=GenerationStats(prompt_tokens=9, predicted_tokens=64, tokens_per_second=1234.5, time_to_first_token_s=0.001),
+)
+
+
+def call_log_rows() -> list[tuple[str, float, str]]:
+    """The one log line per call, at the default level (INFO, written to stderr: here a buffer) and above it."""
+
+    def one_call() -> None:
+        with logged_call("generate", {"prompt": "p", "model": "fake-echo-1b"}) as call:
+            note_generation(RESULT_EVENT)
+            call.finish(RESULT)
+
+    rows = []
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for level in ("INFO", "WARNING"):
+            configure_logging(level)
+            root.handlers[0].setStream(io.StringIO())  # type: ignore[attr-defined]
+            rows.append((f"call log line, --log-level {level}", cpu_us(one_call, 1000), "call"))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return rows
+
+
 def measure() -> list[tuple[str, float, str]]:
     """Rows of (what, microseconds of CPU, per what)."""
     ascii_tokens = [f" word{i}" for i in range(64)]
@@ -56,6 +152,8 @@ def measure() -> list[tuple[str, float, str]]:
         ("valid_unicode on a model name", cpu_us(lambda: valid_unicode("qwen3-8b-instruct:2")), "name"),
         ("strict JSON parse (structured output)", cpu_us(lambda: strict_json.loads(DOCUMENT)), "document"),
         ("  for scale: json.loads", cpu_us(lambda: json.loads(DOCUMENT)), "document"),
+        *store_rows(),
+        *call_log_rows(),
     ]
 
 

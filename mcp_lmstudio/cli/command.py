@@ -251,12 +251,13 @@ class _QuietSdk(logging.Filter):
 
 def _serve_until_signalled(settings: Settings) -> None:
     from ..server.app import create_server
-    from ..transports.http import PortUnavailableError, bind_socket, serve_http, serving_banner
-    from ..transports.stdio import can_use_pipes, serve_stdio
 
     session = LMStudioSession.from_settings(settings)
     server = create_server(settings, session=session)
     if settings.transport == "http":
+        # Imported here: stdio never loads the HTTP transport (`import mcp` still loads uvicorn and starlette).
+        from ..transports.http import PortUnavailableError, bind_socket, serve_http, serving_banner
+
         try:
             sock = bind_socket(settings.bind, settings.port)
         except PortUnavailableError as exc:
@@ -275,6 +276,8 @@ def _serve_until_signalled(settings: Settings) -> None:
             "mcp-lmstudio speaks MCP on stdin/stdout: add it to your MCP client's configuration "
             "(see README). To watch it work, run `mcp-lmstudio demo`. Ctrl-C quits."
         )
+
+    from ..transports.stdio import can_use_pipes, serve_stdio
 
     async def serve() -> None:
         await serve_stdio(server)

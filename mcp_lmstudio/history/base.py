@@ -136,11 +136,15 @@ class ConversationStore(ABC):
     """Where the turns of conversations live, by response id, each visible only to the owner that made it.
 
     Every method is synchronous, short and thread-safe (an SQLite call takes well under a millisecond on a
-    local disk); an async caller may run it in a worker thread. `ttl_s` is how long a conversation not
-    continued is kept, in seconds.
+    local disk); an async caller runs it in a worker thread where `blocking` says so. `ttl_s` is how long a
+    conversation not continued is kept, in seconds.
     """
 
     ttl_s: float
+
+    #: Whether a call may wait on I/O (a disk, another process's lock), so that an async caller should run it
+    #: in a worker thread; False for a store that only touches memory, whose calls are cheaper made directly.
+    blocking: bool = True
 
     @property
     def enabled(self) -> bool:

@@ -34,6 +34,8 @@ class MemoryStore(ConversationStore):
         clock: seconds on a clock that never goes back (default `time.monotonic`).
     """
 
+    blocking = False  # a dict behind a lock: called directly, with no worker thread
+
     def __init__(
         self,
         ttl_s: float,

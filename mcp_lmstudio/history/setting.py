@@ -21,6 +21,8 @@ _FORMS = "'sqlite:PATH', 'memory' or 'off'"
 class NoStore(ConversationStore):
     """`--history off`: keeps nothing; `new_response_id()` is None, so results carry no `response_id`."""
 
+    blocking = False
+
     def __init__(self, ttl_s: float = DEFAULT_TTL_S) -> None:
         validate_bounds(ttl_s, 1, 1)
         self.ttl_s = float(ttl_s)

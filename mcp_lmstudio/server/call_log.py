@@ -81,7 +81,8 @@ def logged_call(tool: str, arguments: Mapping[str, Any]) -> Iterator[CallRecord]
         raise
     finally:
         _current.reset(reset)
-        logger.info("%s", record.line(time.monotonic() - started))
+        if logger.isEnabledFor(logging.INFO):  # the line is built only for a log that shows it
+            logger.info("%s", record.line(time.monotonic() - started))
 
 
 def note_generation(result: GenerationResult) -> None:

@@ -1,23 +1,25 @@
 """Conversations for the tools: a follow-up names the response it continues (`previous_response_id`), and the
 server replays the stored turns, so the host sends only its new words.
 
-The store (`mcp_lmstudio.history`) is synchronous and short; its calls run in a worker thread so an SQLite
-write never stalls the event loop. History is never logged here. Over HTTP an id belongs to the
-`Authorization` header that created it; another header gets the same "unknown or expired" answer as an id
-that never existed.
+The store (`mcp_lmstudio.history`) is synchronous and short. A store that may wait on I/O (SQLite) is called
+on a thread of its own (`SerialThread`), so that a write never stalls the event loop; one that only touches
+memory is called directly, which costs less than any thread hand-off. History is never logged here. Over
+HTTP an id belongs to the `Authorization` header that created it; another header gets the same "unknown or
+expired" answer as an id that never existed.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import anyio
+from typing import Any, TypeVar
 
 from ..errors import InvalidInputError
 from ..history import ConversationStore, StoredTurn, effective_system, owner_key
 from ..text import valid_unicode
 from ..types import Chat, Image
+from .serial_thread import SerialThread
 
 __all__ = ["Continuation", "continuation_for", "owner_of", "save_turn"]
 
@@ -71,7 +73,7 @@ async def continuation_for(
             "`previous_response_id` goes with `prompt`, not `messages`: the server replays the earlier turns "
             "itself. Send only the new question as `prompt`."
         )
-    turns = await anyio.to_thread.run_sync(store.history, previous_response_id, owner)
+    turns = await _call(store, store.history, previous_response_id, owner)
     return Continuation(turns, owner)
 
 
@@ -105,5 +107,20 @@ async def save_turn(
         answer=answer,
         images=images,
     )
-    await anyio.to_thread.run_sync(store.save, turn)
+    await _call(store, store.save, turn)
     return response_id
+
+
+_T = TypeVar("_T")
+_threads: weakref.WeakKeyDictionary[ConversationStore, SerialThread] = weakref.WeakKeyDictionary()
+
+
+async def _call(store: ConversationStore, method: Callable[..., _T], *args: Any) -> _T:
+    """`method(*args)` of `store`: directly unless the store is `blocking`, else on the store's own thread (in
+    order, so a save is complete before any later read)."""
+    if not store.blocking:
+        return method(*args)
+    thread = _threads.get(store)
+    if thread is None:
+        thread = _threads[store] = SerialThread("mcp-lmstudio history")
+    return await thread.run(method, *args)

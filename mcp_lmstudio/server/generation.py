@@ -19,7 +19,7 @@ from mcp.types import CallToolResult, TextContent
 
 from ..errors import ContextOverflowError, GenerationTimeoutError, InvalidInputError, LMStudioUnavailableError
 from ..files import FileBundle, WrittenFile, receipt
-from ..models.events import GenerationResult
+from ..models.events import GenerationResult, TextFragment
 from ..models.think_first import think_first_events
 from ..text import plural
 from ..types import Chat, Image, JsonSchema
@@ -217,11 +217,15 @@ async def generate(
     try:
         async with contextlib.aclosing(events):
             async for event in events:
-                if isinstance(event, GenerationResult):
+                if isinstance(event, TextFragment):
+                    if reporter.take_fragment(event):
+                        await reporter.flush()
+                elif isinstance(event, GenerationResult):
                     note_generation(event)
                     await reporter.flush()
                     return event
-                await reporter.on_event(event)
+                else:
+                    await reporter.on_event(event)
     except LMStudioUnavailableError:
         session.connection_lost(model_layer)
         raise

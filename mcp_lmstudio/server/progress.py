@@ -59,6 +59,12 @@ class ProgressReporter:
             self.status = f"Processing the prompt: {_clamp(event.fraction):.0%}"
             await self._send(0.5 + _clamp(event.fraction) * 0.49, None if self.stream_text else self.status)
             return
+        if self.take_fragment(event):
+            await self.flush()
+
+    def take_fragment(self, event: TextFragment) -> bool:
+        """Count a text fragment (and keep its text when streaming); True when a notification is due now, for
+        the caller to `flush`. A plain function: most fragments send nothing, and need no coroutine."""
         now = time.monotonic()
         if self._first_token is None:
             self._first_token = (now, event.tokens)
@@ -66,8 +72,7 @@ class ProgressReporter:
         self.reasoning = event.reasoning
         if self.stream_text and not event.reasoning:
             self.pending.append(event.text)
-        if time.monotonic() - self.last_token_report >= self.interval:
-            await self.flush()
+        return now - self.last_token_report >= self.interval
 
     async def flush(self) -> None:
         if self.stream_text and self.pending:

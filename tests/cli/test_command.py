@@ -115,6 +115,15 @@ def test_starting_the_server_does_not_import_the_lmstudio_sdk() -> None:
     assert out.strip() == "[]"
 
 
+def test_serving_stdio_does_not_import_the_http_transport() -> None:
+    """The real start path (`python -m mcp_lmstudio` on pipes, stdin closed at once), read from -X importtime."""
+    command = [sys.executable, "-X", "importtime", "-m", "mcp_lmstudio", "--host", "127.0.0.1:9", "--history", "off"]
+    done = subprocess.run(command, input=b"", capture_output=True, timeout=120, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line}
+    assert "mcp_lmstudio.transports.stdio" in imported
+    assert "mcp_lmstudio.transports.http" not in imported
+
+
 def test_http_on_a_non_loopback_address_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_settings(["--transport", "http", "--bind", "0.0.0.0"], {})
