@@ -4,11 +4,8 @@ On top of what outlines' wrappers do, it checks sampling settings against LM Stu
 keeps reasoning apart from the answer, cancels the prediction in LM Studio whenever a stream is left early
 (break, exception, task cancellation, time limit: cancelling the asyncio task alone would leave LM Studio
 generating), refuses an unknown model before LM Studio could start a JIT load, and resolves each model once.
-
-It also lists, loads and unloads models and embeds texts (`manage.py`).
-
-What a call does is written once, in `plans.py` and `manage.py`; this module only performs its requests by
-awaiting the SDK.
+It also lists, loads and unloads models, embeds texts and counts tokens. What a call does is written once, in
+`plans.py` and `manage.py`; this module only performs its requests by awaiting the SDK.
 """
 
 from __future__ import annotations
@@ -53,8 +50,6 @@ from .sdk_errors import CONNECT_ERRORS, translate_errors, unreachable_error
 from .singleflight import SingleFlight
 
 logger = logging.getLogger(__name__)
-
-
 T = TypeVar("T")
 
 
@@ -136,6 +131,12 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
             LMStudioUnavailableError: LM Studio is not reachable or the connection dropped.
         """
         return await self._run(self.manage.list_models(), timeout)
+
+    async def count_tokens(
+        self, texts: list[str], *, model: str | None = None, timeout: float | None = None
+    ) -> list[int]:
+        """Tokens in each of `texts` by the model's tokenizer (LM Studio `countTokens`; `model` as for `generate`)."""
+        return await self._run(self.plans.count_tokens(texts, model, self.host), timeout)
 
     async def load_model_events(
         self, model: str, **options: Unpack[LoadOptions]

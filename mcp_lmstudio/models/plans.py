@@ -338,6 +338,14 @@ class CallPlans:
         self.handles[key] = handle
         return handle
 
+    def count_tokens(self, texts: list[str], model: str | None, host: str) -> Plan[list[int]]:
+        """Tokens in each of `texts` by `model`'s tokenizer (the default model when None), loading it if needed."""
+        llm = yield from self.resolve(model, host)
+        counts: list[int] = []
+        for text in texts:
+            counts.append(int((yield CountTokens(llm, text))))  # noqa: PERF401 (a comprehension cannot yield)
+        return counts
+
     def generate(self, call: PreparedCall, host: str) -> Plan[None]:
         """Upload the images, resolve the model, check the context, predict (the front end streams it).
 

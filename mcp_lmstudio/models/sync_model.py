@@ -99,6 +99,10 @@ class LMStudio(FrontEnd[Client]):
         """The loaded instances, then the downloaded models without one; as `AsyncLMStudio.list_models`."""
         return self._run(self.manage.list_models(), timeout)
 
+    def count_tokens(self, texts: list[str], *, model: str | None = None, timeout: float | None = None) -> list[int]:
+        """Tokens in each of `texts` by the model's tokenizer; as `AsyncLMStudio.count_tokens`."""
+        return self._run(self.plans.count_tokens(texts, model, self.host), timeout)
+
     def load_model_events(
         self, model: str, **options: Unpack[LoadOptions]
     ) -> Generator[LoadProgress | ModelDescription, None, None]:

@@ -17,7 +17,13 @@ from typing import Any, cast
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 
-from ..errors import ContextOverflowError, GenerationTimeoutError, InvalidInputError, LMStudioUnavailableError
+from ..errors import (
+    ContextOverflowError,
+    GenerationTimeoutError,
+    InvalidInputError,
+    LMStudioUnavailableError,
+    McpLmStudioError,
+)
 from ..files import FileBundle, WrittenFile, receipt
 from ..models.events import GenerationResult, TextFragment
 from ..models.think_first import think_first_events
@@ -87,6 +93,8 @@ async def run_generation(
     except ContextOverflowError as exc:
         if continuation.turns:
             raise _history_overflow(exc, len(continuation.turns)) from exc
+        if bundle is not None and bundle.texts:
+            raise await _files_overflow(ctx, exc, bundle, call.model) from exc
         raise
     tool_result = finish(result)
     written = None
@@ -113,6 +121,28 @@ def time_limit_of(ctx: Context[AppState, Any]) -> tuple[float, str] | None:
         return in_task, TASK_TIMEOUT_FLAGS
     limit = ctx.request_context.lifespan_context.session.timeout
     return None if limit is None else (limit, TIMEOUT_FLAGS)
+
+
+#: How many of the largest files an overflow error names with their token counts (one count request each).
+LARGEST_FILES_NAMED = 5
+
+
+async def _files_overflow(
+    ctx: Context[AppState, Any], exc: ContextOverflowError, bundle: FileBundle, model: str | None
+) -> InvalidInputError:
+    """The overflow error with the largest files read and their tokens, by the model's tokenizer."""
+    largest = sorted(bundle.texts, key=lambda item: len(item[1]), reverse=True)[:LARGEST_FILES_NAMED]
+    model_layer = await ctx.request_context.lifespan_context.session.model()
+    try:
+        counts = await model_layer.count_tokens([text for _, text in largest], model=model, timeout=30)
+    except McpLmStudioError:  # the refusal stands without the per-file figures
+        return InvalidInputError(tool_message(exc))
+    named = ", ".join(f"{path} ({count:,} tokens)" for (path, _), count in zip(largest, counts, strict=True))
+    more = f" of {len(bundle.texts)} files read" if len(bundle.texts) > len(largest) else ""
+    return InvalidInputError(
+        f"{tool_message(exc)} The largest files{more}: {named}. Name fewer files or narrower globs, or ask about "
+        "one part at a time (previous_response_id keeps the conversation)."
+    )
 
 
 def _history_overflow(exc: ContextOverflowError, turns: int) -> InvalidInputError:

@@ -153,3 +153,15 @@ async def test_client_roots_narrow_the_allowed_directories_never_widen(
     assert not inside.is_error, text_of(inside)
     assert narrowed_out.is_error and widened.is_error
     assert len(emulator.predictions) == 1
+
+
+async def test_files_that_do_not_fit_are_named_with_their_tokens(emulator: LMStudioEmulator, project: Path) -> None:
+    (project / "src" / "huge.txt").write_text("token " * 6000)  # more than fake-echo-1b's 4,096-token context
+    async with _server(emulator, project) as client:
+        result = await client.call_tool("generate", {"prompt": "Summarise", "files": ["src"]})
+    assert result.is_error
+    message = text_of(result)
+    assert "4,096-token context" in message
+    named = message.split("The largest files", 1)[1]
+    assert named.index("src/huge.txt (") < named.index("src/big.py (")  # largest first, with counts
+    assert " tokens)" in named and emulator.predictions == []
