@@ -98,7 +98,8 @@ async def run_generation(
         raise
     tool_result = finish(result)
     written = None
-    if target is not None:
+    # A partial answer (the time limit ended the call) is returned, never written: nothing is left behind.
+    if target is not None and result.stop_reason != "timeout":
         written = await write_output(access, target, result.text, overwrite=by_reference.overwrite)
     response_id = None
     if not isinstance(user_turn, Chat):

@@ -13,7 +13,7 @@ from mcp.types import ListRootsResult, Root
 
 from mcp_lmstudio.server import create_server
 from mcp_lmstudio.settings import Settings
-from mcp_lmstudio.testing import LMStudioEmulator
+from mcp_lmstudio.testing import LMStudioEmulator, Reply
 from tests.stdio_support import server_params
 from tests.support import PNG_BYTES, references_note, text_of
 
@@ -165,3 +165,17 @@ async def test_files_that_do_not_fit_are_named_with_their_tokens(emulator: LMStu
     named = message.split("The largest files", 1)[1]
     assert named.index("src/huge.txt (") < named.index("src/big.py (")  # largest first, with counts
     assert " tokens)" in named and emulator.predictions == []
+
+
+async def test_a_time_limit_leaves_no_output_file_and_returns_the_partial_answer(
+    emulator: LMStudioEmulator, project: Path
+) -> None:
+    emulator.reply = Reply(" ".join(["word"] * 400))
+    emulator.token_delay = 0.01
+    server = create_server(Settings(host=emulator.api_host, timeout=0.5, allow_dirs=(str(project),), allow_write=True))
+    async with Client(server) as client:
+        result = await client.call_tool("generate", {"prompt": "long", "output_file": "out.md"})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["stop_reason"] == "timeout"
+    assert result.content[0].text.startswith("word")  # type: ignore[union-attr]
+    assert not (project / "out.md").exists() and _hidden(project) == []
