@@ -21,7 +21,7 @@ from ..text import valid_unicode
 from ..types import Chat, Image
 from .serial_thread import SerialThread
 
-__all__ = ["Continuation", "continuation_for", "owner_of", "save_turn"]
+__all__ = ["Continuation", "continuation_for", "owner_of", "save_chat", "save_turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +87,59 @@ async def save_turn(
     answer: str,
 ) -> str | None:
     """Store the turn just answered and return its `response_id` (None when history is off)."""
+    parent = continuation.turns[-1].response_id if continuation.turns else None
+    # Stored only where it changes, so that a later system prompt takes over for the rest of the branch.
+    changed = system if system != continuation.system else None
+    return await _store(store, continuation.owner, parent, changed, user_turn, model, answer)
+
+
+async def save_chat(store: ConversationStore, owner: str | None, chat: Chat, *, model: str, answer: str) -> str | None:
+    """Store a `messages` conversation and its answer as a chain of turns; return the last one's `response_id`
+    (None when history is off), so that a follow-up with `prompt` continues it like any other.
+
+    Each run of user messages up to an assistant message is one turn (texts joined, images kept); a first
+    system message is the chain's system prompt; the trailing user messages are the turn `answer` answers.
+    """
+    if not store.enabled:
+        return None
+    messages = list(chat.messages)
+    first = messages.pop(0) if messages and messages[0].get("role") == "system" else None
+    system = first["content"] if first is not None and isinstance(first.get("content"), str) else None
+    parent: str | None = None
+    user: list[str | Image] = []
+    for message in [*messages, {"role": "assistant", "content": answer}]:
+        content = message.get("content")
+        parts: list[str | Image] = [content] if isinstance(content, str) else list(content or [])
+        if message.get("role") != "assistant":
+            user += ["\n\n", *parts] if user else parts
+            continue
+        said = "".join(part for part in parts if isinstance(part, str))
+        parent = await _store(store, owner, parent, system, user, model, said)
+        system, user = None, []
+    return parent
+
+
+async def _store(
+    store: ConversationStore,
+    owner: str | None,
+    parent: str | None,
+    system: str | None,
+    user_turn: str | list[str | Image],
+    model: str,
+    answer: str,
+) -> str | None:
     response_id = store.new_response_id()
     if response_id is None:
         return None
-    text = user_turn if isinstance(user_turn, str) else "".join(p for p in user_turn if isinstance(p, str))
-    text = valid_unicode(text)  # whatever reached the turn (a file's name, say), the store can encode it
-    images = tuple(
-        (i.mime_type, i.data) for i in ([] if isinstance(user_turn, str) else user_turn) if isinstance(i, Image)
-    )
-    parent = continuation.turns[-1].response_id if continuation.turns else None
+    parts = [user_turn] if isinstance(user_turn, str) else user_turn
+    text = valid_unicode("".join(p for p in parts if isinstance(p, str)))  # a file's odd name, say, must encode
+    images = tuple((part.mime_type, part.data) for part in parts if isinstance(part, Image))
     turn = StoredTurn(
         response_id=response_id,
         parent_id=parent,
-        owner=continuation.owner,
+        owner=owner,
         model=model,
-        # Stored only where it changes, so that a later system prompt takes over for the rest of the branch.
-        system=system if system != continuation.system else None,
+        system=system,
         user_text=text,
         answer=answer,
         images=images,

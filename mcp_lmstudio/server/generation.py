@@ -31,7 +31,7 @@ from ..text import plural
 from ..types import Chat, Image, JsonSchema
 from .arguments import GenerationRequest
 from .call_log import note_generation
-from .conversations import Continuation, continuation_for, owner_of, save_turn
+from .conversations import Continuation, continuation_for, owner_of, save_chat, save_turn
 from .file_context import narrowed_by_roots, output_target, read_for_call, with_files, write_output
 from .progress import ProgressReporter
 from .state import AppState
@@ -101,8 +101,10 @@ async def run_generation(
     # A partial answer (the time limit ended the call) is returned, never written: nothing is left behind.
     if target is not None and result.stop_reason != "timeout":
         written = await write_output(access, target, result.text, overwrite=by_reference.overwrite)
-    response_id = None
-    if not isinstance(user_turn, Chat):
+    if isinstance(user_turn, Chat):
+        owner = owner_of(ctx.request_context.request)
+        response_id = await save_chat(state.history, owner, user_turn, model=result.model, answer=result.text)
+    else:
         response_id = await save_turn(
             state.history, continuation, system=system, user_turn=user_turn, model=result.model, answer=result.text
         )

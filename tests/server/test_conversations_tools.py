@@ -156,3 +156,19 @@ async def test_a_conversation_continues_as_an_mcp_task(emulator: LMStudioEmulato
         task = await poll(client.session, created.task_id)
     assert task["status"] == "completed" and "error" not in task
     assert ("user", "first as a task") in _roles_and_texts(emulator.predictions[-1].history)
+
+
+async def test_a_messages_call_gets_a_response_id_that_a_prompt_continues(emulator: LMStudioEmulator) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "two"},
+    ]
+    async with Client(create_server(Settings(host=emulator.api_host, history="memory"))) as client:
+        answered = _id(await client.call_tool("generate", {"messages": messages}))
+        await client.call_tool("generate", {"prompt": "three", "previous_response_id": answered})
+    assert _roles_and_texts(emulator.predictions[-1].history) == [
+        ("system", "Be brief."), ("user", "one"), ("assistant", "first answer"), ("user", "two"),
+        ("assistant", "You said: two"), ("user", "three"),
+    ]  # fmt: skip
