@@ -40,7 +40,8 @@ SUPPORTED_IMAGE_TYPES: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg"
 _MIME_ALIASES = {"image/jpg": "image/jpeg"}
 
 
-def _sniff_image_type(data: bytes) -> str | None:
+def sniff_image_type(data: bytes) -> str | None:
+    """The MIME type LM Studio accepts that `data`'s magic bytes show (PNG, JPEG, WebP), else None."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
@@ -87,7 +88,7 @@ class Image:
             raise InvalidInputError(
                 f"Image is {len(raw):,} bytes, over the {MAX_IMAGE_BYTES:,}-byte limit. Downscale or recompress it."
             )
-        actual = _sniff_image_type(raw)
+        actual = sniff_image_type(raw)
         if actual is None:
             raise InvalidInputError(
                 f"Image data declared as {self.mime_type!r} is not a PNG, JPEG or WebP image "
@@ -101,7 +102,7 @@ class Image:
     @classmethod
     def from_bytes(cls, data: bytes, mime_type: str | None = None) -> Image:
         """Build an image from raw bytes, detecting the MIME type when it is not given."""
-        detected = mime_type or _sniff_image_type(data)
+        detected = mime_type or sniff_image_type(data)
         if detected is None:
             raise InvalidInputError(
                 f"Bytes starting with {data[:8]!r} are not a PNG, JPEG or WebP image. Pass a real image file."

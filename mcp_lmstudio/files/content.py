@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import InvalidInputError
-from ..types import Image
+from ..types import Image, sniff_image_type
 
 if TYPE_CHECKING:
     from PIL.Image import Image as Picture
@@ -68,13 +68,10 @@ def classify(data: bytes) -> Content:
 
 
 def _image_type(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((name for name, magics in _CONVERTED.items() if data.startswith(magics)), None)
+    """What LM Studio takes as it is (`sniff_image_type`), else a format converted to PNG."""
+    return sniff_image_type(data) or next(
+        (name for name, magics in _CONVERTED.items() if data.startswith(magics)), None
+    )
 
 
 def _looks_binary(sample: bytes) -> bool:
