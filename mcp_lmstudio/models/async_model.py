@@ -19,17 +19,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar, Unpack, cast
 
 import anyio
-import lmstudio
 from lmstudio import AsyncClient
 
 from . import _sdk
 from .core import (
     CANCEL_GRACE_S,
-    DEADLINE,
     CallOptions,
-    Expired,
-    FragmentSorter,
-    QueueItem,
     deadline_after,
     requested_host,
     timeout_error,
@@ -39,13 +34,13 @@ from .events import (
     GenerationResult,
     LoadProgress,
     ModelDescription,
-    PromptProgress,
     StreamEvent,
     TextFragment,
 )
 from .front_end import FrontEnd
 from .manage import LoadOptions, embed_texts, load_request
 from .plans import Load, LoadNew, Outcome, Phase, Plan, Predict, Request, adrive, sdk_call
+from .prediction import stream_prediction
 from .sdk_errors import CONNECT_ERRORS, translate_errors, unreachable_error
 from .singleflight import SingleFlight
 
@@ -91,12 +86,19 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
                     yield event.text
 
     async def stream_events(
-        self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        text_interval: float = 0.0,
+        **options: Unpack[CallOptions],
     ) -> AsyncGenerator[StreamEvent, None]:
         """Yield load progress, prompt progress and text fragments, then the `GenerationResult`.
 
         Everything is checked before anything is sent to LM Studio. Leaving early (break, exception,
-        cancellation) or running past the time limit cancels the prediction in LM Studio.
+        cancellation) or running past the time limit cancels the prediction in LM Studio. With
+        `text_interval` (seconds), the text that comes within one interval arrives as one `TextFragment`
+        (the first at once): a caller that reports now and then spares a pass per token.
 
         Raises:
             InvalidInputError, TypeError, ValueError: the input, output type or settings are malformed.
@@ -115,7 +117,7 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
             with translate_errors(self.host, structured=call.response_format is not None, model=call.default):
                 with _time_limit(deadline):
                     await self._ensure_entered()
-                perform = functools.partial(self._perform, deadline=deadline)
+                perform = functools.partial(self._perform, deadline=deadline, text_interval=text_interval)
                 async with contextlib.aclosing(adrive(self.plans.generate(call, self.host), perform, phase)) as events:
                     async for event in events:
                         yield event
@@ -239,11 +241,13 @@ class AsyncLMStudio(FrontEnd[AsyncClient]):
                 raise
             self._client_ready = True
 
-    async def _perform(self, step: Request, deadline: float | None) -> AsyncGenerator[StreamEvent | Outcome, None]:
+    async def _perform(
+        self, step: Request, deadline: float | None, text_interval: float = 0.0
+    ) -> AsyncGenerator[StreamEvent | Outcome, None]:
         """Perform one request of a plan: its events for the caller, then its `Outcome`."""
         try:
             if isinstance(step, Predict):
-                async with contextlib.aclosing(_predict(step, deadline)) as events:
+                async with contextlib.aclosing(stream_prediction(step, deadline, text_interval)) as events:
                     async for event in events:
                         step.started = True
                         yield event
@@ -349,69 +353,3 @@ async def _close_client(client: AsyncClient) -> None:
     with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
         with contextlib.suppress(*CONNECT_ERRORS):
             await client.aclose()
-
-
-async def _predict(step: Predict, deadline: float | None) -> AsyncGenerator[StreamEvent, None]:
-    # The SDK stream is read by its own task: when *this* task is cancelled (MCP cancel, time limit) the
-    # stream is still open, so `stream.cancel()` can reach LM Studio before the reader finishes.
-    events: asyncio.Queue[QueueItem] = asyncio.Queue()
-    stream = await step.llm.respond_stream(
-        step.history,
-        **step.sdk_arguments(),
-        on_prompt_processing_progress=lambda fraction: events.put_nowait(PromptProgress(fraction)),
-    )
-    watch = _sdk.watch_prediction(stream)
-    # One timer per prediction rather than a cancel scope per fragment: scopes cost more than a fragment.
-    loop = asyncio.get_running_loop()
-    timer = None if deadline is None else loop.call_at(deadline, events.put_nowait, DEADLINE)
-    reader: asyncio.Task[None] | None = None
-    sorter = FragmentSorter(str(step.llm.identifier))
-    settled = False
-    try:
-        with anyio.CancelScope(shield=True):
-            await stream.start()
-        reader = asyncio.ensure_future(_read_stream(stream, events))
-        while not sorter.ended:
-            batch = [await events.get()]
-            while not events.empty():
-                batch.append(events.get_nowait())
-            try:
-                ready = sorter.sort(batch)
-            except TimeoutError:
-                settled = True
-                await _cancel_prediction(stream, reader)  # LM Studio's confirmation carries the stats so far
-                raise Expired(sorter.partial(watch.packet)) from None
-            for event in ready:
-                yield event
-        await reader  # raises what ended the stream, if it failed
-        settled = True
-        yield sorter.result(watch.packet)
-    finally:
-        if timer is not None:
-            timer.cancel()
-        if not settled:
-            await _cancel_prediction(stream, reader)
-
-
-async def _read_stream(stream: lmstudio.AsyncPredictionStream, events: asyncio.Queue[QueueItem]) -> None:
-    try:
-        async for fragment in stream:
-            events.put_nowait(fragment)
-    finally:
-        events.put_nowait(None)
-
-
-async def _cancel_prediction(stream: lmstudio.AsyncPredictionStream, reader: asyncio.Task[None] | None) -> None:
-    """Ask LM Studio to stop, and wait (bounded) for it to confirm with its final packet."""
-    with anyio.CancelScope(shield=True):
-        with anyio.move_on_after(CANCEL_GRACE_S):
-            with contextlib.suppress(lmstudio.LMStudioError):
-                await stream.cancel()
-            if reader is not None:
-                await asyncio.wait({reader})
-        if reader is not None:
-            if not reader.done():
-                reader.cancel()
-                await asyncio.wait({reader})
-            if not reader.cancelled():
-                reader.exception()  # retrieved, so asyncio does not log it as never retrieved

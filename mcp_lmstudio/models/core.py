@@ -128,13 +128,8 @@ class FragmentSorter:
             if isinstance(item, Deadline):
                 raise TimeoutError
             event = self.add(item) if isinstance(item, LlmPredictionFragment) else item
-            previous = events[-1] if events else None
-            if isinstance(event, TextFragment) and isinstance(previous, TextFragment):
-                if previous.reasoning == event.reasoning:
-                    events[-1] = TextFragment(previous.text + event.text, event.reasoning, event.tokens)
-                    continue
             if event is not None:
-                events.append(event)
+                append_merging_text(events, event)
         return events
 
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
@@ -170,6 +165,17 @@ class FragmentSorter:
         return GenerationResult(
             text=result.text, reasoning=result.reasoning, model=result.model, stop_reason="timeout", stats=result.stats
         )
+
+
+def append_merging_text(events: list[StreamEvent], event: StreamEvent) -> None:
+    """Append `event` to `events`, merged into the last one when both are text of the same kind (answer or
+    reasoning); the merged fragment carries the later token count."""
+    previous = events[-1] if events else None
+    if isinstance(event, TextFragment) and isinstance(previous, TextFragment):
+        if previous.reasoning == event.reasoning:
+            events[-1] = TextFragment(previous.text + event.text, event.reasoning, event.tokens)
+            return
+    events.append(event)
 
 
 def result_from_packet(

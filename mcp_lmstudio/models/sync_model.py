@@ -18,7 +18,7 @@ import lmstudio
 from lmstudio import Client
 
 from . import _sdk
-from .core import CallOptions, Expired, FragmentSorter, deadline_after, timeout_error
+from .core import CallOptions, Expired, FragmentSorter, append_merging_text, deadline_after, timeout_error
 from .events import (
     Embeddings,
     GenerationResult,
@@ -79,9 +79,15 @@ class LMStudio(FrontEnd[Client]):
             yield from (event.text for event in events if isinstance(event, TextFragment) and not event.reasoning)
 
     def stream_events(
-        self, model_input: object, output_type: object = None, **options: Unpack[CallOptions]
+        self,
+        model_input: object,
+        output_type: object = None,
+        *,
+        text_interval: float = 0.0,
+        **options: Unpack[CallOptions],
     ) -> Generator[StreamEvent, None, None]:
-        """Yield load progress, prompt progress and text fragments, then the `GenerationResult`.
+        """Yield load progress, prompt progress and text fragments, then the `GenerationResult`; with
+        `text_interval` (seconds), the text that comes within one interval as one fragment, the first at once.
 
         Raises what `AsyncLMStudio.stream_events` raises, in the same cases.
         """
@@ -90,7 +96,7 @@ class LMStudio(FrontEnd[Client]):
         phase = Phase("resolving")  # the sync client connects with its first request
         try:
             with translate_errors(self.host, structured=call.response_format is not None, model=call.default):
-                perform = functools.partial(self._perform, deadline=deadline)
+                perform = functools.partial(self._perform, deadline=deadline, text_interval=text_interval)
                 yield from drive(self.plans.generate(call, self.host), perform, phase)
         except TimeoutError as exc:
             raise timeout_error(call.limit, phase.now, exc) from None
@@ -147,11 +153,13 @@ class LMStudio(FrontEnd[Client]):
         if self._owns_client:
             self.client.close()
 
-    def _perform(self, step: Request, deadline: float | None) -> Iterator[StreamEvent | Outcome]:
+    def _perform(
+        self, step: Request, deadline: float | None, text_interval: float = 0.0
+    ) -> Iterator[StreamEvent | Outcome]:
         """Perform one request of a plan: its events for the caller, then its `Outcome`."""
         try:
             if isinstance(step, Predict):
-                for event in _predict(step, deadline):
+                for event in _predict(step, deadline, text_interval):
                     step.started = True
                     yield event
                 yield Outcome()
@@ -223,7 +231,7 @@ class LMStudio(FrontEnd[Client]):
             yield LoadProgress(step.model_key, fraction)
 
 
-def _predict(step: Predict, deadline: float | None) -> Iterator[StreamEvent]:
+def _predict(step: Predict, deadline: float | None, text_interval: float) -> Iterator[StreamEvent]:
     # The SDK closes the channel when its iterator is closed, so an early exit must send `cancel` while
     # the iterator is still suspended; a timer does the same when the time limit passes.
     progress: list[float] = []  # the SDK reports prompt progress while we wait for the next fragment
@@ -246,16 +254,23 @@ def _predict(step: Predict, deadline: float | None) -> Iterator[StreamEvent]:
     try:
         if timer is not None:
             timer.start()
+        held: list[StreamEvent] = []  # text merged until `text_interval` has passed
+        due = 0.0
         for fragment in fragments:
             event = sorter.add(fragment)
             if not timed_out.is_set():
                 yield from (PromptProgress(fraction) for fraction in progress)
                 progress.clear()
                 if event is not None:
-                    yield event
+                    append_merging_text(held, event)
+                if held and time.monotonic() >= due:
+                    yield from held
+                    held.clear()
+                    due = time.monotonic() + text_interval
         settled = True
         if timed_out.is_set():  # the loop ended with LM Studio's confirmation of the cancel
             raise Expired(sorter.partial(watch.packet))
+        yield from held
         yield from sorter.finish()
         yield sorter.result(watch.packet)
     finally:

@@ -69,12 +69,13 @@ async def think_first_events(
     config: Mapping[str, Any] | None = None,
     model: str | None = None,
     timeout: float | None = None,
+    text_interval: float = 0.0,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Yield both steps' events, then the JSON step's `GenerationResult` with the plan as its `reasoning`.
 
     Token counts of the second step continue from the first's, so progress keeps rising; the second
     step's load and prompt progress are left out for the same reason. `timeout` (seconds; default
-    `model_layer.timeout`) bounds both steps together.
+    `model_layer.timeout`) bounds both steps together; `text_interval` is `stream_events`'.
 
     Raises:
         GenerationTimeoutError: the shared time limit passed (the running prediction was cancelled).
@@ -87,7 +88,14 @@ async def think_first_events(
     first: GenerationResult | None = None
     with _one_time_limit(limit, "thinking"):
         async with contextlib.aclosing(
-            model_layer.stream_events(Chat(conversation), None, config=config, model=model, timeout=_left(deadline))
+            model_layer.stream_events(
+                Chat(conversation),
+                None,
+                config=config,
+                model=model,
+                timeout=_left(deadline),
+                text_interval=text_interval,
+            )
         ) as events:
             async for event in events:
                 if isinstance(event, GenerationResult):
@@ -104,7 +112,12 @@ async def think_first_events(
     with _one_time_limit(limit, "writing_json"):
         async with contextlib.aclosing(
             model_layer.stream_events(
-                Chat(conversation), output_type, config=config, model=first.model, timeout=_left(deadline)
+                Chat(conversation),
+                output_type,
+                config=config,
+                model=first.model,
+                timeout=_left(deadline),
+                text_interval=text_interval,
             )
         ) as events:
             async for event in events:

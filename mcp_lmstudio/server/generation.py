@@ -234,6 +234,7 @@ async def generate(
     # A task has no one to stream to (its status message carries the progress), and has its own time limit.
     time_limit = task_time_limit()
     reporter = ProgressReporter(ctx, stream_text=stream_text and time_limit is None)
+    # Text is only reported once per interval: fragments that come within one arrive merged (the first at once).
     if think_first and output_type is not None:
         events = think_first_events(
             model_layer,
@@ -242,10 +243,16 @@ async def generate(
             config=request.config,
             model=request.model,
             timeout=time_limit,
+            text_interval=reporter.interval,
         )
     else:
         events = model_layer.stream_events(
-            request.model_input, output_type, config=request.config, model=request.model, timeout=time_limit
+            request.model_input,
+            output_type,
+            config=request.config,
+            model=request.model,
+            timeout=time_limit,
+            text_interval=reporter.interval,
         )
     try:
         async with contextlib.aclosing(events):

@@ -100,6 +100,29 @@ async def test_the_time_limit_keeps_the_text_generated_so_far(emulator: LMStudio
     assert emulator.predictions[0].cancelled
 
 
+async def test_text_interval_merges_the_text_that_comes_within_it(emulator: LMStudioEmulator, front: Front) -> None:
+    emulator.reply, emulator.token_delay = " ".join(f"w{index}" for index in range(40)), 0.01
+
+    async def text_events(interval: float) -> list[TextFragment]:
+        events = await front.events("go", text_interval=interval)
+        return [event for event in events if isinstance(event, TextFragment)]
+
+    each = await text_events(0.0)
+    merged = await text_events(60.0)  # longer than the whole answer: the first at once, the rest at the end
+    assert len(each) > 10 and len(merged) == 2
+    assert merged[0] == each[0] and "".join(event.text for event in merged) == emulator.reply
+    assert merged[-1].tokens == each[-1].tokens == 40
+
+
+async def test_the_time_limit_keeps_text_held_back_by_text_interval(emulator: LMStudioEmulator, front: Front) -> None:
+    emulator.reply, emulator.token_delay = " ".join(f"w{index}" for index in range(400)), 0.01
+    with anyio.fail_after(10), pytest.raises(GenerationTimeoutError) as caught:
+        await front.events("go", timeout=0.5, text_interval=60.0)
+    partial = caught.value.partial
+    assert isinstance(partial, GenerationResult) and emulator.reply.startswith(partial.text)
+    assert len(partial.text.split()) > 5  # more than the first fragment, which alone went out before the limit
+
+
 async def test_a_time_limit_before_any_text_has_no_partial(emulator: LMStudioEmulator, front: Front) -> None:
     emulator.hang_predictions = True
     with anyio.fail_after(10), pytest.raises(GenerationTimeoutError) as caught:
