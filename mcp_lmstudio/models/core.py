@@ -112,6 +112,7 @@ class FragmentSorter:
         self.ended = False
         self._answer = SurrogateJoiner()
         self._thinking = SurrogateJoiner()
+        self._tokens_before = 0  # the count before the last fragment taken
 
     def sort(self, items: list[QueueItem]) -> list[StreamEvent]:
         """Events for a batch of queued items, merging consecutive text of the same kind.
@@ -120,28 +121,55 @@ class FragmentSorter:
         token. Sets `ended` at the end of the stream; raises TimeoutError when the deadline marker comes.
         """
         events: list[StreamEvent] = []
+        run: list[str] = []  # consecutive text of one kind, joined once rather than pairwise
+        run_is_reasoning = False
         for item in items:
+            if isinstance(item, LlmPredictionFragment):
+                taken = self._take(item)
+                if taken is None:
+                    continue
+                text, reasoning = taken
+                if run and reasoning != run_is_reasoning:
+                    events.append(TextFragment("".join(run), run_is_reasoning, self._tokens_before))
+                    run = []
+                run.append(text)
+                run_is_reasoning = reasoning
+                continue
+            if run:
+                events.append(TextFragment("".join(run), run_is_reasoning, self.tokens))
+                run = []
             if item is None:
                 self.ended = True
                 events.extend(self.finish())
                 break
             if isinstance(item, Deadline):
                 raise TimeoutError
-            event = self.add(item) if isinstance(item, LlmPredictionFragment) else item
-            if event is not None:
-                append_merging_text(events, event)
+            events.append(item)
+        if run:
+            events.append(TextFragment("".join(run), run_is_reasoning, self.tokens))
         return events
 
     def add(self, fragment: LlmPredictionFragment) -> TextFragment | None:
+        """The event for one fragment (None for a `<think>` tag), its text kept for the result."""
+        taken = self._take(fragment)
+        return None if taken is None else TextFragment(taken[0], taken[1], self.tokens)
+
+    def _take(self, fragment: LlmPredictionFragment) -> tuple[str, bool] | None:
+        """Count `fragment` and keep its text: (text, is reasoning), or None for a `<think>` tag."""
+        self._tokens_before = self.tokens
         self.tokens += fragment.tokens_count
-        kind = str(fragment.reasoning_type)
+        kind = fragment.reasoning_type
         if kind == "reasoning":
-            return self._text(self._thinking.feed(fragment.content), reasoning=True)
+            text = self._thinking.feed(fragment.content)
+            self.reasoning.append(text)
+            return text, True
         if kind in ("reasoningStartTag", "reasoningEndTag"):
             return None  # the <think> / </think> tags themselves
         if kind != "none":
-            log_once("a fragment kind", kind)  # newer than the SDK: keep its text rather than lose it
-        return self._text(self._answer.feed(fragment.content), reasoning=False)
+            log_once("a fragment kind", str(kind))  # newer than the SDK: keep its text rather than lose it
+        text = self._answer.feed(fragment.content)
+        self.text.append(text)
+        return text, False
 
     def finish(self) -> list[TextFragment]:
         """The text still held back at the end of the stream (a lone surrogate, as U+FFFD)."""
