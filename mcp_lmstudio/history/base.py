@@ -23,6 +23,7 @@ __all__ = [
     "Image",
     "StoredTurn",
     "UnknownResponseError",
+    "WouldWait",
     "check_chain",
     "describe_ttl",
     "effective_system",
@@ -132,11 +133,17 @@ def check_chain(chain: Sequence[tuple[str | None, str | None, float]], owner: st
     )
 
 
+class WouldWait(Exception):
+    """A call made with `wait=False` would have had to wait (another connection's write lock, maintenance that
+    is due); nothing was done, and the same call made with `wait=True` does it."""
+
+
 class ConversationStore(ABC):
     """Where the turns of conversations live, by response id, each visible only to the owner that made it.
 
     Every method is synchronous, short and thread-safe (an SQLite call takes well under a millisecond on a
-    local disk); an async caller runs it in a worker thread where `blocking` says so. `ttl_s` is how long a
+    local disk); an async caller runs it in a worker thread where `blocking` says so, or first tries it with
+    `wait=False`, which a store that would have to wait refuses with `WouldWait`. `ttl_s` is how long a
     conversation not continued is kept, in seconds.
     """
 
@@ -161,20 +168,22 @@ class ConversationStore(ABC):
         return new_response_id()
 
     @abstractmethod
-    def save(self, turn: StoredTurn) -> None:
+    def save(self, turn: StoredTurn, *, wait: bool = True) -> None:
         """Keep `turn`, and mark it and every turn it continues as used now.
 
         Raises:
+            WouldWait: `wait` is False and the store would have had to wait (nothing was saved).
             UnknownResponseError: `turn.parent_id` is unknown, expired, dropped or another owner's.
             ConversationTooLongError: the conversation up to `turn` alone exceeds the store's bound.
             ValueError: a turn with this `response_id` is already stored.
         """
 
     @abstractmethod
-    def history(self, response_id: str, owner: str | None) -> list[StoredTurn]:
+    def history(self, response_id: str, owner: str | None, *, wait: bool = True) -> list[StoredTurn]:
         """The turns from the root of `response_id`'s conversation to it, root first; they count as used now.
 
         Raises:
+            WouldWait: `wait` is False and the store would have had to wait (nothing was read or marked).
             UnknownResponseError: unknown, expired, dropped, or created by another owner.
         """
 

@@ -61,7 +61,7 @@ class MemoryStore(ConversationStore):
         with self._lock:
             return len(self._entries)
 
-    def save(self, turn: StoredTurn) -> None:
+    def save(self, turn: StoredTurn, *, wait: bool = True) -> None:  # never waits
         size = turn_size(turn)
         with self._lock:
             now = self._clock()
@@ -80,7 +80,7 @@ class MemoryStore(ConversationStore):
             while len(self._entries) > self.max_turns or self._bytes > self.max_bytes:
                 self._bytes -= self._entries.popitem(last=False)[1].size
 
-    def history(self, response_id: str, owner: str | None) -> list[StoredTurn]:
+    def history(self, response_id: str, owner: str | None, *, wait: bool = True) -> list[StoredTurn]:
         with self._lock:
             now = self._clock()
             chain = self._usable_chain(response_id, owner, now)

@@ -38,10 +38,10 @@ class NoStore(ConversationStore):
     def new_response_id(self) -> str | None:
         return None
 
-    def save(self, turn: StoredTurn) -> None:
+    def save(self, turn: StoredTurn, *, wait: bool = True) -> None:
         """Does nothing: history is off."""
 
-    def history(self, response_id: str, owner: str | None) -> list[StoredTurn]:
+    def history(self, response_id: str, owner: str | None, *, wait: bool = True) -> list[StoredTurn]:
         """Always raises UnknownResponseError: nothing is kept."""
         raise UnknownResponseError(
             "Conversation history is off on this server (--history off), so previous_response_id cannot be "

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .base import ConversationStore, HistoryFileError, StoredTurn, check_chain, turn_size, validate_bounds
+from .base import ConversationStore, HistoryFileError, StoredTurn, WouldWait, check_chain, turn_size, validate_bounds
 
 __all__ = ["MAX_SQLITE_BYTES", "MAX_SQLITE_TURNS", "SCHEMA_VERSION", "SqliteStore"]
 
@@ -32,6 +32,10 @@ MAX_SQLITE_TURNS = 100_000
 MAX_SQLITE_BYTES = 1024 * 1024 * 1024
 #: The schema this code reads and writes.
 SCHEMA_VERSION = 1
+#: Commits after which the write-ahead log is checkpointed, by a call allowed to wait (about SQLite's own
+#: 1,000-page default for a turn of a page or two). A call made with `wait=False` never checkpoints: a
+#: checkpoint syncs the file to disk.
+CHECKPOINT_AFTER_COMMITS = 500
 
 # _MIGRATIONS[v] takes a file from schema version v to v + 1 (0: a new, empty file).
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -95,11 +99,14 @@ class SqliteStore(ConversationStore):
         self.ttl_s, self.max_turns, self.max_bytes = float(ttl_s), max_turns, max_bytes
         self._clock, self._purge_interval_s, self._next_purge = clock, purge_interval_s, float("-inf")
         self._lock = threading.Lock()
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._commits_since_checkpoint = 0
         _create_private(self.path)
         connection = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA wal_autocheckpoint = 0")  # see CHECKPOINT_AFTER_COMMITS
             _migrate(connection, self.path)
         except sqlite3.DatabaseError as error:
             connection.close()
@@ -120,12 +127,14 @@ class SqliteStore(ConversationStore):
             row = self._open().execute("SELECT turns FROM totals").fetchone()
             return int(row[0])
 
-    def save(self, turn: StoredTurn) -> None:
+    def save(self, turn: StoredTurn, *, wait: bool = True) -> None:
         size = turn_size(turn)
         images = json.dumps([[mime, data] for mime, data in turn.images])
-        with self._transaction() as db:
+        with self._transaction(wait) as db:
             now = self._clock()
             if now >= self._next_purge:
+                if not wait:  # deleting every expired turn may take a while: a call that may wait does it
+                    raise WouldWait
                 db.execute("DELETE FROM turns WHERE last_used <= ?", (now - self.ttl_s,))
                 self._next_purge = now + self._purge_interval_s
             chain: list[_Row] = []
@@ -149,8 +158,8 @@ class SqliteStore(ConversationStore):
             db.executemany("UPDATE turns SET last_used = ? WHERE seq = ?", [(now, seq) for seq in keep])
             self._evict(db, keep)
 
-    def history(self, response_id: str, owner: str | None) -> list[StoredTurn]:
-        with self._transaction() as db:
+    def history(self, response_id: str, owner: str | None, *, wait: bool = True) -> list[StoredTurn]:
+        with self._transaction(wait) as db:
             now = self._clock()
             rows = db.execute(_CHAIN_TURNS, (response_id, self.max_turns)).fetchall()
             if not check_chain([row[1:4] for row in rows], owner, expired=now - self.ttl_s):
@@ -183,11 +192,19 @@ class SqliteStore(ConversationStore):
         return self._connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside an immediate (write-locked) transaction, committed unless the block raises."""
-        with self._lock:
+    def _transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """The connection inside an immediate (write-locked) transaction, committed unless the block raises.
+
+        With `wait` False, `WouldWait` instead of waiting: for this store's lock, for another connection's write
+        lock, or for a checkpoint that is due.
+        """
+        if not self._lock.acquire(blocking=wait):
+            raise WouldWait
+        try:
             db = self._open()
-            db.execute("BEGIN IMMEDIATE")
+            if not wait and self._commits_since_checkpoint >= CHECKPOINT_AFTER_COMMITS:
+                raise WouldWait
+            self._begin(db, wait)
             try:
                 yield db
             except BaseException:
@@ -195,6 +212,26 @@ class SqliteStore(ConversationStore):
                     db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._commits_since_checkpoint += 1
+            if wait and self._commits_since_checkpoint >= CHECKPOINT_AFTER_COMMITS:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._commits_since_checkpoint = 0
+        finally:
+            self._lock.release()
+
+    def _begin(self, db: sqlite3.Connection, wait: bool) -> None:
+        if wait:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):  # extended codes too
+                raise WouldWait from None
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     def _evict(self, db: sqlite3.Connection, keep: set[int]) -> None:
         """Drop least recently used turns, never those in `keep`, until the store is within its bound."""

@@ -7,6 +7,8 @@ Calls made in order also complete in order, so a turn saved before a result went
 call's read.
 
 The thread starts with the first call and ends after `IDLE_S` without one, so an idle server holds none.
+`idle` tells a caller on the loop that nothing is queued or running, so that a call it makes itself, there
+and then, keeps the order (`server/conversations.py` does so for a store call that needs no wait).
 A caller cancelled while its call runs is released at once; the call itself still completes, as it would in
 `anyio.to_thread.run_sync`, so a write is never cut in half.
 """
@@ -38,11 +40,19 @@ class SerialThread:
         self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards `_running` against the thread deciding to end
         self._running = False
+        self._unsettled = 0  # calls given and not yet answered on their loop (touched by the loop only)
+
+    @property
+    def idle(self) -> bool:
+        """True when every call given from this loop has been answered: a call made now, on the loop itself,
+        comes after all of them."""
+        return self._unsettled == 0
 
     async def run(self, function: Callable[..., _T], *args: Any) -> _T:
         """`function(*args)` on the thread, after every call given before it; its result or its exception."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
+        self._unsettled += 1
         with self._lock:
             self._calls.put((loop, future, function, args))
             if not self._running:
@@ -65,16 +75,16 @@ class SerialThread:
             except BaseException as exc:  # handed to the caller, never the end of this thread
                 result, error = None, exc
             try:
-                loop.call_soon_threadsafe(_settle, future, result, error)
+                loop.call_soon_threadsafe(self._settle, future, result, error)
             except RuntimeError:  # the loop closed: nobody waits for this call any more
                 pass
             del loop, future, function, args, result, error  # hold nothing while idle
 
-
-def _settle(future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
-    if future.done():  # the caller was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+    def _settle(self, future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
+        self._unsettled -= 1
+        if future.done():  # the caller was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

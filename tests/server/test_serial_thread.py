@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_lmstudio.history import MemoryStore, NoStore, SqliteStore, StoredTurn
+from mcp_lmstudio.history import MemoryStore, NoStore, SqliteStore, StoredTurn, WouldWait
 from mcp_lmstudio.server import conversations
 from mcp_lmstudio.server.conversations import Continuation, continuation_for, save_turn
 from mcp_lmstudio.server.serial_thread import SerialThread
@@ -74,27 +74,60 @@ async def test_the_thread_ends_when_idle_and_a_later_call_starts_another(monkeyp
     assert await serial.run(lambda: 2) == 2
 
 
-async def test_a_memory_store_is_called_directly_and_sqlite_on_its_own_thread(tmp_path: Path) -> None:
+async def test_a_memory_store_is_called_directly_and_a_blocking_one_on_the_loop_unless_it_would_wait(
+    tmp_path: Path,
+) -> None:
     memory, off = MemoryStore(3600.0), NoStore()
     sqlite = SqliteStore(tmp_path / "history.sqlite3", 3600.0)
     assert not memory.blocking and not off.blocking and sqlite.blocking
-    threads: dict[str, str] = {}
+    threads: list[str] = []
 
     class Watched(MemoryStore):
-        blocking = True  # as SQLite: off the loop
+        blocking = True  # as SQLite
+        refuse = False  # as SQLite when another process holds the write lock
 
-        def save(self, turn: StoredTurn) -> None:
-            threads["save"] = threading.current_thread().name
+        def save(self, turn: StoredTurn, *, wait: bool = True) -> None:
+            if self.refuse and not wait:
+                raise WouldWait
+            threads.append(threading.current_thread().name)
             super().save(turn)
 
     watched = Watched(3600.0)
     empty = Continuation([], None)
-    for store in (memory, sqlite, watched):
+    for store in (memory, sqlite, watched, watched):
         first = await save_turn(store, empty, system=None, user_turn="hi", model="m", answer="hello")
         assert first is not None
         follow = await continuation_for(store, first, None, "and then?")  # the saved turn is there at once
         assert [turn.answer for turn in follow.turns] == ["hello"]
-    assert threads["save"] == "mcp-lmstudio history"
+        watched.refuse = store is watched  # the second time, it would wait
+    assert threads == [threading.current_thread().name, "mcp-lmstudio history"]
     assert memory not in conversations._threads and sqlite in conversations._threads
     assert await save_turn(off, empty, system=None, user_turn="hi", model="m", answer="hello") is None
     sqlite.close()
+
+
+async def test_a_call_after_one_handed_to_the_thread_waits_its_turn_there() -> None:
+    """Order holds across the two paths: while the thread has a call, later calls queue behind it."""
+    order: list[str] = []
+    release = threading.Event()
+
+    class Slow(MemoryStore):
+        blocking = True
+
+        def save(self, turn: StoredTurn, *, wait: bool = True) -> None:
+            if turn.user_text == "first":
+                if not wait:
+                    raise WouldWait
+                release.wait(5)
+            order.append(turn.user_text)
+            super().save(turn)
+
+    store, empty = Slow(3600.0), Continuation([], None)
+    first = asyncio.ensure_future(save_turn(store, empty, system=None, user_turn="first", model="m", answer="a"))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(save_turn(store, empty, system=None, user_turn="second", model="m", answer="b"))
+    await asyncio.sleep(0.05)
+    assert order == []  # "second" did not overtake "first" on the loop
+    release.set()
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"]
