@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -198,6 +199,12 @@ async def emulator_process(reply: str, token_delay: float, prompt_delay: float) 
         await process.wait()
 
 
+#: The data directory (XDG_DATA_HOME) of every server a benchmark starts: their default SQLite history starts
+#: empty in each run, and the user's own history file is left alone.
+DATA_HOME = tempfile.TemporaryDirectory(prefix="mcp-lmstudio-bench-")
+os.environ["XDG_DATA_HOME"] = DATA_HOME.name
+
+
 def server_params(host: str) -> StdioServerParameters:
     args = ["-m", "mcp_lmstudio", "--host", host, "--log-level", "WARNING"]
     return StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
@@ -214,6 +221,15 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def emulator_pid() -> int:
+    """The emulator child of this process (`emulator_process`)."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    for pid in children:
+        if "mcp_lmstudio.testing" in Path(f"/proc/{pid}/cmdline").read_text():
+            return int(pid)
+    raise RuntimeError("emulator process not found")
 
 
 def server_pid() -> int:
@@ -325,14 +341,47 @@ async def measure_profile(name: str, host: str, sizes: Sizes, report: Report) ->
         report.add(cpu, client_cpu, server_cpu, "ms", cpu_target, f"{name}.cpu")
         report.data[f"{name}.cpu"]["calls"] = len(b)
         for level in sizes.concurrency:
+            before = process_cpu(server)
             ta = await throughput(direct, level, sizes.throughput_requests)
+            middle = process_cpu(server)
             tb = await throughput(tool, level, sizes.throughput_requests)
+            after = process_cpu(server)
             target = ratio_at_least(sizes.throughput_target) if level >= 32 else None
             report.add(f"[{name}] throughput c={level}", ta, tb, "req/s", target, f"{name}.throughput.c{level}")
+            if level == 32:
+                report_concurrent_cpu(report, name, before, middle, after, sizes.throughput_requests)
         fa = [await sdk_first_fragment(sdk) for _ in range(sizes.ttft_n)]
         fb = [await mcp_first_text(mcp) for _ in range(sizes.ttft_n)]
         first = f"[{name}] first text p50"
         report.add(first, percentile(fa, 50), percentile(fb, 50), "ms", plus_at_most(3, "ms"), f"{name}.ttft")
+
+
+@dataclass(frozen=True)
+class ProcessCpu:
+    """CPU seconds used so far by the benchmark (the clients), the server and the emulator."""
+
+    client: float
+    server: float
+    emulator: float
+
+
+def process_cpu(server: int) -> ProcessCpu:
+    return ProcessCpu(time.process_time(), cpu_seconds(server), cpu_seconds(emulator_pid()))
+
+
+def report_concurrent_cpu(
+    report: Report, name: str, before: ProcessCpu, middle: ProcessCpu, after: ProcessCpu, requests: int
+) -> None:
+    """CPU per call at 32 concurrent calls: the server's beside the SDK client's (one process each, which bounds
+    the throughput), and the three processes together (what bounds it when they share fewer cores than three)."""
+    per_call = 1000 / requests
+    sdk_client = (middle.client - before.client) * per_call
+    server = (after.server - middle.server) * per_call
+    report.add(f"[{name}] c=32 CPU per call (SDK client / server)", sdk_client, server, "ms", None, f"{name}.cpu.c32")
+    sdk_all = sdk_client + (middle.emulator - before.emulator) * per_call
+    mcp_all = server + ((after.client - middle.client) + (after.emulator - middle.emulator)) * per_call
+    report.add(f"[{name}] c=32 CPU per call, all processes", sdk_all, mcp_all, "ms", None, f"{name}.cpu.c32.all")
+    report.data[f"{name}.cpu.c32.all"]["cores"] = os.cpu_count()
 
 
 async def python_output(*args: str) -> str:
