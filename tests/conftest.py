@@ -13,8 +13,10 @@ from mcp_lmstudio.settings import Settings
 from mcp_lmstudio.testing import LMStudioEmulator
 
 # Conversation history defaults to an SQLite file in the user's data directory (platformdirs reads
-# XDG_DATA_HOME on Linux): every server the suite starts, in memory or as a subprocess, keeps it here instead.
-os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mcp-lmstudio-test-data-")
+# XDG_DATA_HOME on Linux): every server the suite starts, in memory or as a subprocess, keeps it here instead,
+# and the directory goes when the run ends.
+_DATA_HOME = tempfile.TemporaryDirectory(prefix="mcp-lmstudio-test-data-", ignore_cleanup_errors=True)
+os.environ["XDG_DATA_HOME"] = _DATA_HOME.name
 
 
 @pytest.fixture
