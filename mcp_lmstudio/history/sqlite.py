@@ -12,6 +12,7 @@ a database that holds tables this did not create, is refused with `HistoryFileEr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -204,20 +205,26 @@ class SqliteStore(ConversationStore):
             db = self._open()
             if not wait and self._commits_since_checkpoint >= CHECKPOINT_AFTER_COMMITS:
                 raise WouldWait
-            self._begin(db, wait)
             try:
+                self._begin(db, wait)
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                if db.in_transaction:
+                if db.in_transaction:  # never leave the write lock held, whatever failed
                     db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
             self._commits_since_checkpoint += 1
             if wait and self._commits_since_checkpoint >= CHECKPOINT_AFTER_COMMITS:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._commits_since_checkpoint = 0
+                self._checkpoint(db)
         finally:
             self._lock.release()
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        """Copy the log into the file. The call's own work is committed: a failed checkpoint is not its
+        failure, and the next one comes after as many commits again (SQLite also checkpoints on close)."""
+        self._commits_since_checkpoint = 0
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _begin(self, db: sqlite3.Connection, wait: bool) -> None:
         if wait:

@@ -36,7 +36,7 @@ async def stream_prediction(
     `deadline` is on the event loop's clock (None: no limit); past it, the prediction is cancelled in
     LM Studio and `Expired` carries the text so far. `text_interval` (seconds) merges the fragments that come
     within one interval into one event: the first goes at once, the rest once a fragment comes after the
-    interval has passed, or the stream ends (0: each burst as it comes).
+    interval has passed, the interval ends, or the stream ends (0: each burst as it comes).
     """
     events: asyncio.Queue[QueueItem] = asyncio.Queue()
     stream = await step.llm.respond_stream(
@@ -81,21 +81,35 @@ async def stream_prediction(
 async def _read_stream(
     stream: lmstudio.AsyncPredictionStream, events: asyncio.Queue[QueueItem], text_interval: float
 ) -> None:
-    """Put the stream's fragments on `events`, held back for up to `text_interval`, then None at its end."""
-    clock = asyncio.get_running_loop().time
+    """Put the stream's fragments on `events`, each held back for at most `text_interval`, then None at its end.
+
+    Held fragments go out together when one comes after the interval has passed, or when a timer set for the
+    end of the interval fires (a burst followed by a pause is not held for the pause).
+    """
+    loop = asyncio.get_running_loop()
     held: list[QueueItem] = []
     due = 0.0
+    timer: asyncio.TimerHandle | None = None
+
+    def hand_over() -> None:  # one wake-up for the caller however many there are
+        nonlocal due, timer
+        if timer is not None:
+            timer.cancel()
+            timer = None
+        for item in held:
+            events.put_nowait(item)
+        held.clear()
+        due = loop.time() + text_interval
+
     try:
         async for fragment in stream:
             held.append(fragment)
-            if clock() >= due:
-                for item in held:  # one wake-up for the caller however many there are
-                    events.put_nowait(item)
-                held.clear()
-                due = clock() + text_interval
+            if loop.time() >= due:
+                hand_over()
+            elif timer is None:
+                timer = loop.call_at(due, hand_over)
     finally:
-        for item in held:
-            events.put_nowait(item)
+        hand_over()
         events.put_nowait(None)
 
 

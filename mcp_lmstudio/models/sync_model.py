@@ -87,7 +87,8 @@ class LMStudio(FrontEnd[Client]):
         **options: Unpack[CallOptions],
     ) -> Generator[StreamEvent, None, None]:
         """Yield load progress, prompt progress and text fragments, then the `GenerationResult`; with
-        `text_interval` (seconds), the text that comes within one interval as one fragment, the first at once.
+        `text_interval` (seconds), the text that comes within one interval as one fragment, the first at once
+        (held text goes out with the first fragment after the interval, or at the end: no timer here).
 
         Raises what `AsyncLMStudio.stream_events` raises, in the same cases.
         """

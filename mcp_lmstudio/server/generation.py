@@ -257,9 +257,9 @@ async def generate(
     try:
         async with contextlib.aclosing(events):
             async for event in events:
-                if isinstance(event, TextFragment):
-                    if reporter.take_fragment(event):
-                        await reporter.flush()
+                if isinstance(event, TextFragment):  # one per `text_interval` at most: each is reported
+                    reporter.take_fragment(event)
+                    await reporter.flush()
                 elif isinstance(event, GenerationResult):
                     note_generation(event)
                     await reporter.flush()

@@ -30,8 +30,9 @@ MAX_NAME_CHARS = 80
 class ProgressReporter:
     """Sends progress: loading and prompt processing below 1, then tokens so far.
 
-    Token notifications (carrying the new text when streaming) go out at most once per interval; the first
-    one goes out at once, so that streamed text starts as soon as the model produces it.
+    Token notifications (carrying the new text when streaming) go out at most once per `interval`, the first
+    at once: the model layer is asked for text at that pace (`stream_events(text_interval=reporter.interval)`)
+    and each text event it gives is reported, so that one clock sets the pace.
     """
 
     def __init__(self, ctx: Context[Any, Any], *, stream_text: bool) -> None:
@@ -39,7 +40,6 @@ class ProgressReporter:
         self.stream_text = stream_text
         self.interval = STREAM_INTERVAL_S if stream_text else HEARTBEAT_INTERVAL_S
         self.pending: list[str] = []
-        self.last_token_report = 0.0
         self.last_progress = -1.0
         self.tokens = 0
         self.reasoning = False
@@ -59,20 +59,17 @@ class ProgressReporter:
             self.status = f"Processing the prompt: {_clamp(event.fraction):.0%}"
             await self._send(0.5 + _clamp(event.fraction) * 0.49, None if self.stream_text else self.status)
             return
-        if self.take_fragment(event):
-            await self.flush()
+        self.take_fragment(event)
+        await self.flush()
 
-    def take_fragment(self, event: TextFragment) -> bool:
-        """Count a text fragment (and keep its text when streaming); True when a notification is due now, for
-        the caller to `flush`. A plain function: most fragments send nothing, and need no coroutine."""
-        now = time.monotonic()
+    def take_fragment(self, event: TextFragment) -> None:
+        """Count a text fragment (and keep its text when streaming) for the next `flush`."""
         if self._first_token is None:
-            self._first_token = (now, event.tokens)
+            self._first_token = (time.monotonic(), event.tokens)
         self.tokens = event.tokens
         self.reasoning = event.reasoning
         if self.stream_text and not event.reasoning:
             self.pending.append(event.text)
-        return now - self.last_token_report >= self.interval
 
     async def flush(self) -> None:
         if self.stream_text and self.pending:
@@ -81,7 +78,6 @@ class ProgressReporter:
             await self._send(max(self.tokens, math.nextafter(self.last_progress, math.inf)), text)
         elif self.tokens > self.last_progress:
             await self._send(self.tokens, "" if self.stream_text else self.generating_status())
-        self.last_token_report = time.monotonic()
 
     def generating_status(self) -> str:
         """The status line while tokens come: reasoning or generating, tokens so far, and the speed."""

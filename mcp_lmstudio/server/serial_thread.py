@@ -40,24 +40,26 @@ class SerialThread:
         self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards `_running` against the thread deciding to end
         self._running = False
-        self._unsettled = 0  # calls given and not yet answered on their loop (touched by the loop only)
+        self._unsettled = 0  # calls given and not yet answered on their loop (see `idle`)
 
     @property
     def idle(self) -> bool:
-        """True when every call given from this loop has been answered: a call made now, on the loop itself,
-        comes after all of them."""
+        """True when every call given has been answered: a call made now, on the loop itself, comes after all
+        of them. A call whose loop closed before its answer keeps this False (the thread is used from then on)."""
         return self._unsettled == 0
 
     async def run(self, function: Callable[..., _T], *args: Any) -> _T:
         """`function(*args)` on the thread, after every call given before it; its result or its exception."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self._unsettled += 1
         with self._lock:
-            self._calls.put((loop, future, function, args))
-            if not self._running:
-                self._running = True
+            if not self._running:  # started before the call is queued: a thread that fails to start runs nothing
                 threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+                self._running = True
+            self._calls.put((loop, future, function, args))
+            # Counted until the call is answered on its loop, even if its caller is cancelled meanwhile: `idle`
+            # must not let a call on the loop overtake one still running here.
+            self._unsettled += 1
         return await future
 
     def _serve(self) -> None:
@@ -81,7 +83,8 @@ class SerialThread:
             del loop, future, function, args, result, error  # hold nothing while idle
 
     def _settle(self, future: asyncio.Future[Any], result: object, error: BaseException | None) -> None:
-        self._unsettled -= 1
+        with self._lock:
+            self._unsettled -= 1
         if future.done():  # the caller was cancelled
             return
         if error is not None:

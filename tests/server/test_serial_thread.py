@@ -131,3 +131,21 @@ async def test_a_call_after_one_handed_to_the_thread_waits_its_turn_there() -> N
     release.set()
     await asyncio.gather(first, second)
     assert order == ["first", "second"]
+
+
+async def test_a_thread_that_fails_to_start_leaves_nothing_queued_and_the_next_call_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    serial = SerialThread("test-serial-start")
+    ran: list[int] = []
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", refuse)
+        with pytest.raises(RuntimeError, match="can't start"):
+            await serial.run(ran.append, 1)
+    assert serial.idle
+    await serial.run(ran.append, 2)
+    assert ran == [2]  # the refused call never ran later
